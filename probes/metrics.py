@@ -89,8 +89,7 @@ GRAPH_ORPHANS = MetricSpec(
 JOB_DURATION = MetricSpec(
     "ges_job_duration_seconds",
     MetricType.HISTOGRAM,
-    "Duration of finished jobs from beginTime to endTime; each job is "
-    "observed once.",
+    "Duration of finished jobs from beginTime to endTime; each job is observed once.",
     ("job_type", "job_name", "outcome"),
     JOB_DURATION_BUCKETS,
 )
@@ -156,8 +155,7 @@ API_RETRIES = MetricSpec(
 API_CONTRACT_VIOLATIONS = MetricSpec(
     "ges_api_contract_violations_total",
     MetricType.COUNTER,
-    "Responses that break the OpenAPI document, by operation and kind of "
-    "violation.",
+    "Responses that break the OpenAPI document, by operation and kind of violation.",
     ("operation", "kind"),
 )
 

@@ -1,0 +1,351 @@
+"""The probe's HTTP client for the GES management API.
+
+Errors raised by `GesClient`, all subclasses of `ApiError`:
+
+- `ApiResponseError`: the API answered with a status other than 200, after any
+  retries; it carries the status and the GES or APIGW error code.
+- `ApiTransportError`: no response (connect or read timeout, refused
+  connection, IAM could not issue a token), after any retries.
+- `MalformedResponseError`: a 200 response whose body is not the JSON the probe
+  needs (not JSON, not an object, a list field missing or of the wrong type).
+
+Every attempt is reported to a `RequestRecorder`, and every response body is
+checked against the OpenAPI document before it is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import httpx
+
+from probes.auth import IamError
+from probes.logs import CYCLE_LOGGER, log
+
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
+DEFAULT_READ_TIMEOUT_SECONDS = 30.0
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_BACKOFF_INITIAL_SECONDS = 0.5
+DEFAULT_BACKOFF_MAX_SECONDS = 10.0
+# A Retry-After longer than this is not waited for inside a cycle: the request
+# fails and the next cycle tries again.
+DEFAULT_RETRY_AFTER_MAX_SECONDS = 60.0
+
+_ERROR_CODE = re.compile(r"[A-Z][A-Za-z]{1,9}\.[0-9]{4}")
+
+logger = logging.getLogger(CYCLE_LOGGER + ".client")
+
+
+class ApiError(Exception):
+    """A request to the GES API failed."""
+
+    def __init__(self, operation: str, message: str, error_code: str) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.error_code = error_code
+
+
+class ApiResponseError(ApiError):
+    """The API answered with an error status."""
+
+    def __init__(self, operation: str, status_code: int, error_code: str) -> None:
+        super().__init__(
+            operation,
+            f"`{operation}` failed with HTTP {status_code} `{error_code}`",
+            error_code,
+        )
+        self.status_code = status_code
+
+
+class ApiTransportError(ApiError):
+    """The API did not answer at all."""
+
+
+class MalformedResponseError(ApiError):
+    """The API answered 200 with a body the probe cannot use."""
+
+    def __init__(self, operation: str, reason: str) -> None:
+        super().__init__(
+            operation,
+            f"`{operation}` returned a malformed response: {reason}",
+            "malformed_response",
+        )
+
+
+class RequestRecorder(Protocol):
+    """Receives what happened to each request attempt, for the `ges_api_*` metrics."""
+
+    def observe_request(
+        self, operation: str, status_code: int, seconds: float
+    ) -> None: ...
+
+    def count_error(self, operation: str, error_code: str) -> None: ...
+
+    def count_retry(self, operation: str) -> None: ...
+
+    def count_violation(self, operation: str, kind: str) -> None: ...
+
+
+ResponseValidator = Callable[[str, int, Any], list[Any]]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Connect and read timeouts in seconds."""
+
+    connect_seconds: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
+    read_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS
+
+    def to_httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(
+            self.read_seconds,
+            connect=self.connect_seconds,
+            read=self.read_seconds,
+            pool=self.connect_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry transport errors, 5xx and 429."""
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    backoff_initial_seconds: float = DEFAULT_BACKOFF_INITIAL_SECONDS
+    backoff_max_seconds: float = DEFAULT_BACKOFF_MAX_SECONDS
+    retry_after_max_seconds: float = DEFAULT_RETRY_AFTER_MAX_SECONDS
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Return the wait before attempt `attempt + 1`, with full jitter."""
+        ceiling = self.backoff_initial_seconds * 2 ** (attempt - 1)
+        return rng.uniform(0, min(ceiling, self.backoff_max_seconds))
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Return the seconds a Retry-After header asks for (RFC 9110, section 10.2.3)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - now)
+
+
+def error_code_of(status_code: int, body: Any) -> str:
+    """Return the GES or APIGW error code in `body`, else `http_<status>`."""
+    if isinstance(body, Mapping):
+        code = body.get("errorCode") or body.get("error_code")
+        if isinstance(code, str) and _ERROR_CODE.fullmatch(code):
+            return code
+    return f"http_{status_code}"
+
+
+class GesClient:
+    """Send GES management requests for one project, with retries and checks."""
+
+    def __init__(
+        self,
+        base_url: str,
+        project_id: str,
+        auth: httpx.Auth,
+        recorder: RequestRecorder,
+        validator: ResponseValidator | None,
+        timeouts: Timeouts = Timeouts(),
+        retry: RetryPolicy = RetryPolicy(),
+        transport: httpx.BaseTransport | None = None,
+        stop: threading.Event | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.project_id = project_id
+        self.recorder = recorder
+        self._validator = validator
+        self._retry = retry
+        self._stop = stop or threading.Event()
+        self._rng = rng or random.Random()
+        self._http = httpx.Client(
+            base_url=base_url,
+            auth=auth,
+            timeout=timeouts.to_httpx(),
+            transport=transport,
+            headers={"Content-Type": "application/json"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def path(self, template: str, **params: str) -> str:
+        """Fill `{project_id}` and `params` into a wire path template."""
+        return template.format(project_id=self.project_id, **params)
+
+    def request(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any]:
+        """Send one logical request and return its JSON object body."""
+        attempt = 0
+        while True:
+            attempt += 1
+            response, error = self._attempt(operation, method, path, params, json)
+            if response is not None and _is_final(response):
+                return self._finish(operation, response)
+
+            wait = self._wait_before_retry(attempt, response)
+            if wait is None:
+                if response is not None:
+                    raise self._finish_error(operation, response)
+                assert error is not None
+                raise error
+            self.recorder.count_retry(operation)
+            log(
+                logger,
+                logging.WARNING,
+                "retrying API request",
+                operation=operation,
+                attempt=attempt,
+                wait_seconds=wait,
+                status_code=response.status_code if response is not None else 0,
+                err=str(error) if error is not None else "",
+            )
+            if self._stop.wait(wait):
+                raise ApiTransportError(operation, "probe stopping", "stopped")
+
+    def list_pages(
+        self,
+        operation: str,
+        path: str,
+        items_key: str,
+        count_key: str,
+        limit: int,
+        params: Mapping[str, str | int] | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page of a paged listing; stop after `count_key` items.
+
+        The number of requests is ceil(count / limit), at least 1: the count
+        from the first page says how many pages follow, so no empty page is
+        requested after the last one.
+        """
+        offset = 0
+        total: int | None = None
+        while total is None or offset < total:
+            query = {**(params or {}), "offset": offset, "limit": limit}
+            body = self.request(operation, "GET", path, params=query)
+            items = body.get(items_key)
+            count = body.get(count_key)
+            if not isinstance(items, list) or not all(
+                isinstance(item, dict) for item in items
+            ):
+                raise self.malformed(operation, f"`{items_key}` is not a list")
+            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                raise self.malformed(operation, f"`{count_key}` is not a count")
+            total = count
+            yield items
+            if not items:
+                break
+            offset += len(items)
+
+    def malformed(self, operation: str, reason: str) -> MalformedResponseError:
+        """Count a malformed response and return the error to raise."""
+        self.recorder.count_error(operation, "malformed_response")
+        return MalformedResponseError(operation, reason)
+
+    def _attempt(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        json: Any,
+    ) -> tuple[httpx.Response | None, ApiError | None]:
+        started = time.perf_counter()
+        try:
+            response = self._http.request(method, path, params=params, json=json)
+        except httpx.TimeoutException as exc:
+            error_code, cause = "timeout", exc
+        except httpx.TransportError as exc:
+            error_code, cause = "transport_error", exc
+        except IamError as exc:
+            error_code, cause = "iam_token_failed", exc
+        else:
+            seconds = time.perf_counter() - started
+            self.recorder.observe_request(operation, response.status_code, seconds)
+            return response, None
+
+        self.recorder.count_error(operation, error_code)
+        message = f"`{operation}` failed: {type(cause).__name__}: {cause}"
+        return None, ApiTransportError(operation, message, error_code)
+
+    def _wait_before_retry(
+        self, attempt: int, response: httpx.Response | None
+    ) -> float | None:
+        if attempt >= self._retry.max_attempts:
+            return None
+        if response is not None and response.status_code == 429:
+            header = response.headers.get("Retry-After")
+            asked = parse_retry_after(header, time.time())
+            if asked is not None:
+                if asked > self._retry.retry_after_max_seconds:
+                    return None
+                return asked
+        return self._retry.backoff(attempt, self._rng)
+
+    def _finish(self, operation: str, response: httpx.Response) -> dict[str, Any]:
+        if response.status_code != 200:
+            raise self._finish_error(operation, response)
+        try:
+            body = response.json()
+        except ValueError:
+            raise self.malformed(operation, "the body is not JSON") from None
+        self._validate(operation, response.status_code, body)
+        if not isinstance(body, dict):
+            raise self.malformed(operation, "the body is not a JSON object")
+        return body
+
+    def _finish_error(self, operation: str, response: httpx.Response) -> ApiError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        error_code = error_code_of(response.status_code, body)
+        self.recorder.count_error(operation, error_code)
+        if body is not None:
+            self._validate(operation, response.status_code, body)
+        return ApiResponseError(operation, response.status_code, error_code)
+
+    def _validate(self, operation: str, status_code: int, body: Any) -> None:
+        if self._validator is None:
+            return
+        for violation in self._validator(operation, status_code, body):
+            self.recorder.count_violation(operation, violation_kind(violation))
+
+
+def _is_final(response: httpx.Response) -> bool:
+    return response.status_code != 429 and response.status_code < 500
+
+
+def violation_kind(violation: Any) -> str:
+    """Return a short, bounded name for the kind of an OpenAPI violation."""
+    kind = getattr(violation, "kind", None)
+    if isinstance(kind, str) and kind:
+        return kind
+    return type(violation).__name__
+
+
+def pages_needed(count: int, limit: int) -> int:
+    """Return the number of list requests that paging `count` items needs."""
+    return max(1, math.ceil(count / limit))

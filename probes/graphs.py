@@ -1,0 +1,85 @@
+"""Collect each graph's status and versions, counts by status, and orphans."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from probes import metrics
+from probes.collect import CollectContext, label, parse_wire_time
+from probes.state import Samples
+
+OPERATION = "listGraphs"
+PATH = "/v1.0/{project_id}/graphs"
+
+
+def collect_graphs(context: CollectContext) -> Samples:
+    client, target = context.client, context.target
+    graphs: list[dict[str, Any]] = []
+    for page in client.list_pages(
+        OPERATION, client.path(PATH), "graphs", "graphCount", target.page_limit
+    ):
+        graphs.extend(page)
+    for graph in graphs:
+        if not isinstance(graph.get("id"), str) or not isinstance(
+            graph.get("status"), str
+        ):
+            raise client.malformed(OPERATION, "a graph has no string `id` or `status`")
+
+    samples = Samples()
+    by_status = Counter(graph["status"] for graph in graphs)
+    for status, count in by_status.items():
+        samples.set(metrics.GRAPH_BY_STATUS, (label(status),), count)
+
+    # Sorting makes the exported subset the same from cycle to cycle when the
+    # cap is hit, so series do not flap between graphs.
+    graphs.sort(key=lambda graph: (str(graph.get("name", "")), graph["id"]))
+    exported = graphs[: target.max_exported_graphs]
+    for graph in exported:
+        _add_graph(samples, graph, context.graph_statuses)
+    samples.set(metrics.PROBE_GRAPHS_EXPORTED, (), len(exported))
+    samples.set(metrics.PROBE_GRAPHS_OMITTED, (), len(graphs) - len(exported))
+
+    samples.set(metrics.GRAPH_ORPHANS, (), _count_orphans(context, graphs))
+    return samples
+
+
+def _add_graph(
+    samples: Samples, graph: dict[str, Any], known_statuses: tuple[str, ...]
+) -> None:
+    graph_id = label(graph["id"])
+    name = label(graph.get("name"))
+    current = graph["status"]
+    if current not in known_statuses:
+        current = metrics.UNKNOWN_STATUS
+    for status in (*known_statuses, metrics.UNKNOWN_STATUS):
+        value = 1.0 if status == current else 0.0
+        samples.set(metrics.GRAPH_STATUS, (graph_id, name, status), value)
+
+    info = (
+        graph_id,
+        name,
+        label(graph.get("dataStoreVersion")),
+        label(graph.get("graphSizeTypeIndex")),
+        label(graph.get("arch")),
+    )
+    samples.set(metrics.GRAPH_INFO, info, 1.0)
+
+
+def _count_orphans(context: CollectContext, graphs: list[dict[str, Any]]) -> int:
+    target, state = context.target, context.state
+    prefixes = target.orphan_prefixes
+    orphans = 0
+    candidates = []
+    for graph in graphs:
+        name = graph.get("name")
+        if not isinstance(name, str) or not name.startswith(prefixes):
+            continue
+        candidates.append(graph["id"])
+        created = parse_wire_time(graph.get("created"))
+        if created is None:
+            created = state.first_seen_at("graph:" + graph["id"], context.now)
+        if context.now - created >= target.orphan_min_age_seconds:
+            orphans += 1
+    state.forget_unseen("graph:", candidates)
+    return orphans
