@@ -28,12 +28,11 @@ PROJECTS = (
 
 
 def sandbox_settings(**overrides: object) -> sandbox.SandboxSettings:
-    """Two projects, one key pair, jobs at a tenth of their default duration."""
+    """Two projects, one key pair, jobs at their default duration (0.3 s)."""
     values: dict[str, object] = {
         "projects": PROJECTS,
         "access_key": ACCESS_KEY,
         "secret_key": SECRET_KEY,
-        "time_scale": 0.1,
     }
     values.update(overrides)
     return sandbox.SandboxSettings(**values)  # type: ignore[arg-type]
@@ -59,6 +58,17 @@ def api(fresh_sandbox: sandbox.RunningSandbox) -> Iterator[GesApi]:
     client = GesApi(fresh_sandbox.base_url, project.project_id, project.token)
     yield client
     client.close()
+
+
+@pytest.fixture
+def slow_api() -> Iterator[GesApi]:
+    """A client of a sandbox whose jobs take 1.5 s, long enough to observe
+    transitional statuses between two requests."""
+    with sandbox.start(sandbox_settings(time_scale=5.0)) as running:
+        project = running.projects[0]
+        client = GesApi(running.base_url, project.project_id, project.token)
+        yield client
+        client.close()
 
 
 @pytest.fixture
