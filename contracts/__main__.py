@@ -1,0 +1,194 @@
+"""Command line of the conformance gate.
+
+    ges-contracts [--target URL --project-id ID [--token TOKEN]]
+                  [--max-examples N] [--seed N] [--junit-xml PATH] [--spec PATH]
+
+Without `--target` the gate starts the embedded sandbox on a free loopback
+port and tests it with the project and token the sandbox generated. With
+`--target` it needs a project id and credentials: `--token` or
+`GES_AUTH_TOKEN`, or an AK/SK pair in `HUAWEICLOUD_SDK_AK` and
+`HUAWEICLOUD_SDK_SK`.
+
+Exit status: 0 when the target conforms, 1 when it does not, 2 when the run
+could not take place (bad arguments, unreadable spec, unreachable target,
+interrupted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+import openapi
+from contracts import junit, render
+from contracts.auth import AkSkCredentials, Credentials, TokenCredentials
+from contracts.runner import DEFAULT_MAX_EXAMPLES, GateError, RunOptions, execute
+from contracts.session import Target
+
+EXIT_CONFORMS = 0
+EXIT_DOES_NOT_CONFORM = 1
+EXIT_NOT_RUN = 2
+DEFAULT_SPEC = Path(openapi.__file__).resolve().parent / "ges-management-v1.yaml"
+TOKEN_ENV = "GES_AUTH_TOKEN"
+AK_ENV = "HUAWEICLOUD_SDK_AK"
+SK_ENV = "HUAWEICLOUD_SDK_SK"
+
+
+class UsageError(Exception):
+    """The command line is invalid."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got `{text}`") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got `{text}`")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got `{text}`") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got `{text}`")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ges-contracts",
+        description="Property-based conformance gate for the GES management API.",
+    )
+    parser.add_argument(
+        "--target",
+        metavar="URL",
+        help="base URL of the API to test, e.g. https://ges.cn-north-4.myhuaweicloud.com "
+        "(default: start the embedded sandbox)",
+    )
+    parser.add_argument("--project-id", metavar="ID", help="project id for --target")
+    parser.add_argument(
+        "--token", metavar="TOKEN", help=f"IAM token for --target (default: ${TOKEN_ENV})"
+    )
+    parser.add_argument(
+        "--max-examples",
+        type=_positive_int,
+        default=DEFAULT_MAX_EXAMPLES,
+        metavar="N",
+        help=f"generated cases per operation and mode (default: {DEFAULT_MAX_EXAMPLES})",
+    )
+    parser.add_argument(
+        "--seed", type=_seed, metavar="N", help="seed that makes the generated cases repeatable"
+    )
+    parser.add_argument("--junit-xml", type=Path, metavar="PATH", help="write a JUnit XML report")
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        default=DEFAULT_SPEC,
+        metavar="PATH",
+        help="OpenAPI document to test against (default: the suite's GES spec)",
+    )
+    parser.add_argument(
+        "--no-seed-resources",
+        dest="seed_resources",
+        action="store_false",
+        help="do not create a graph and a metadata record before the run",
+    )
+    return parser
+
+
+def _credentials(args: argparse.Namespace) -> Credentials:
+    token = args.token or os.environ.get(TOKEN_ENV)
+    if token:
+        return TokenCredentials(token)
+    access_key = os.environ.get(AK_ENV)
+    secret_key = os.environ.get(SK_ENV)
+    if access_key and secret_key:
+        return AkSkCredentials(access_key, secret_key)
+    raise UsageError(
+        f"--target needs credentials: --token, ${TOKEN_ENV}, or both ${AK_ENV} and ${SK_ENV}"
+    )
+
+
+def _external_target(args: argparse.Namespace) -> Target:
+    parts = urlsplit(args.target)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--target must be an http(s) URL, got `{args.target}`")
+    if not args.project_id:
+        raise UsageError("--target needs --project-id")
+    return Target(args.target.rstrip("/"), args.project_id, _credentials(args))
+
+
+@contextlib.contextmanager
+def _target(args: argparse.Namespace) -> Iterator[Target]:
+    if args.target is not None:
+        yield _external_target(args)
+        return
+    if args.project_id or args.token:
+        raise UsageError("--project-id and --token apply only with --target")
+
+    import sandbox
+
+    with sandbox.start(sandbox.SandboxSettings()) as running:
+        project = running.projects[0]
+        yield Target(running.base_url, project.project_id, TokenCredentials(project.token))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the gate with `argv` and return the exit status."""
+    args = build_parser().parse_args(argv)
+    options = RunOptions(
+        max_examples=args.max_examples, seed=args.seed, seed_resources=args.seed_resources
+    )
+    if not args.spec.is_file():
+        raise GateError(f"cannot load the spec `{args.spec}`: no such file")
+
+    with _target(args) as target:
+        secrets = target.credentials.secrets
+        print(
+            f"Testing {target.base_url} (project {target.project_id}) "
+            f"against {args.spec.name}",
+            flush=True,
+        )
+        result = execute(
+            spec_path=args.spec,
+            target=target,
+            options=options,
+            listener=render.Progress(sys.stdout, secrets),
+        )
+        render.report(result, sys.stdout, secrets)
+        if args.junit_xml is not None:
+            junit.write_report(args.junit_xml, result, secrets)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    return EXIT_CONFORMS if result.conforms else EXIT_DOES_NOT_CONFORM
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except UsageError as exc:
+        print(f"ges-contracts: error: {exc}", file=sys.stderr)
+    except GateError as exc:
+        print(f"ges-contracts: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("ges-contracts: interrupted; created resources were deleted", file=sys.stderr)
+    return EXIT_NOT_RUN
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""JUnit XML report of a run: one `<testcase>` per operation of the spec.
+
+Each testcase is named by the operationId and classed by the operation's
+first tag, so a CI server groups them the way the spec does. Findings become
+one `<failure>` with every finding in its text; transport errors and errors
+the gate hit while running an operation become an `<error>`; an operation
+that never ran is `<skipped>`.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from contracts.results import OperationResult, RunResult
+from contracts.session import redact_text
+
+
+def build_report(result: RunResult, secrets: tuple[str, ...]) -> ET.ElementTree:
+    """Build the report tree, with every secret value replaced by `***`."""
+    failures = sum(1 for op in result.operations if op.findings)
+    errors = sum(1 for op in result.operations if op.errors and not op.findings)
+    skipped = sum(1 for op in result.operations if not op.ran)
+    suite = ET.Element(
+        "testsuite",
+        name="ges-contracts",
+        tests=str(len(result.operations)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped=str(skipped),
+        time=f"{result.duration:.3f}",
+    )
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="seed", value=str(result.seed))
+    ET.SubElement(properties, "property", name="cases", value=str(result.cases))
+    for operation in result.operations:
+        suite.append(_testcase(operation, secrets))
+    return ET.ElementTree(suite)
+
+
+def _testcase(operation: OperationResult, secrets: tuple[str, ...]) -> ET.Element:
+    testcase = ET.Element(
+        "testcase",
+        name=operation.operation_id,
+        classname=operation.group,
+        time=f"{operation.duration:.3f}",
+    )
+    ET.SubElement(
+        testcase, "system-out"
+    ).text = f"{operation.label}: {operation.cases} cases, {operation.failed_cases} failed"
+    if not operation.ran:
+        ET.SubElement(testcase, "skipped", message="the operation did not run")
+        return testcase
+    if operation.findings:
+        checks = sorted({finding.check for finding in operation.findings})
+        failure = ET.SubElement(
+            testcase,
+            "failure",
+            message=redact_text(operation.findings[0].reason, secrets),
+            type=",".join(checks),
+        )
+        failure.text = redact_text(_findings_text(operation), secrets)
+    if operation.errors:
+        error = ET.SubElement(
+            testcase,
+            "error",
+            message=redact_text(operation.errors[0], secrets),
+            type="error",
+        )
+        error.text = redact_text("\n".join(operation.errors), secrets)
+    return testcase
+
+
+def _findings_text(operation: OperationResult) -> str:
+    blocks = []
+    for finding in operation.findings:
+        blocks.append(
+            f"[{finding.check}] {finding.title} "
+            f"(HTTP {finding.status_code}, severity {finding.severity}, "
+            f"{finding.occurrences} cases)\n{finding.message.strip()}\n"
+            f"Reproduce with:\n    {finding.curl}"
+        )
+    return "\n\n".join(blocks)
+
+
+def write_report(path: Path, result: RunResult, secrets: tuple[str, ...]) -> None:
+    """Write the report to `path`, creating its directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree = build_report(result, secrets)
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,147 @@
+"""Text output of `ges-contracts`: progress, summary table and findings.
+
+This module and `contracts.__main__` are the only places that write to the
+terminal. Every line passes through `redact_text`, so a secret that slipped
+into a server's answer or an error message is still not shown.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TextIO
+
+from contracts.results import (
+    CaseFinished,
+    Event,
+    OperationFinished,
+    OperationResult,
+    OperationStarted,
+    RunResult,
+)
+from contracts.session import redact_text
+
+# Seconds between two redraws of the live progress line on a terminal.
+REDRAW_INTERVAL_SECONDS = 0.1
+
+
+class Progress:
+    """Renders run events: a live line per operation on a TTY, plain lines otherwise."""
+
+    def __init__(self, stream: TextIO, secrets: tuple[str, ...]) -> None:
+        self.stream = stream
+        self.secrets = secrets
+        self.live = stream.isatty()
+        self._last_draw = 0.0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, OperationStarted) and self.live:
+            self._draw(event.operation, force=True)
+        elif isinstance(event, CaseFinished) and self.live:
+            self._draw(event.operation, force=False)
+        elif isinstance(event, OperationFinished):
+            if self.live:
+                self.stream.write("\r\x1b[2K")
+            self._write(_operation_line(event.operation) + "\n")
+
+    def _draw(self, operation: OperationResult, *, force: bool) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_draw < REDRAW_INTERVAL_SECONDS:
+            return
+        self._last_draw = now
+        line = (
+            f"  ....  {operation.group}/{operation.operation_id}  "
+            f"{operation.cases} cases, {operation.failed_cases} failed"
+        )
+        self._write(f"\r\x1b[2K{line}")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(redact_text(text, self.secrets))
+        self.stream.flush()
+
+
+def _verdict(operation: OperationResult) -> str:
+    if not operation.ran:
+        return "SKIP"
+    return "PASS" if operation.conforms else "FAIL"
+
+
+def _operation_line(operation: OperationResult) -> str:
+    return (
+        f"  {_verdict(operation)}  {operation.group}/{operation.operation_id}  "
+        f"{operation.cases} cases, {operation.failed_cases} failed "
+        f"({operation.duration:.1f} s)"
+    )
+
+
+def summary(result: RunResult) -> str:
+    """The table of cases and failures by group and operation."""
+    rows = [("Group", "Operation", "Cases", "Failed", "Findings", "Result")]
+    for op in result.operations:
+        findings = len(op.findings) + len(op.errors)
+        rows.append(
+            (
+                op.group,
+                op.operation_id,
+                str(op.cases),
+                str(op.failed_cases),
+                str(findings),
+                _verdict(op),
+            )
+        )
+    failed_cases = sum(op.failed_cases for op in result.operations)
+    findings = sum(len(op.findings) + len(op.errors) for op in result.operations)
+    rows.append(("Total", "", str(result.cases), str(failed_cases), str(findings), ""))
+    widths = [max(len(row[column]) for row in rows) for column in range(6)]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [
+            cell.ljust(width) if column < 2 else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if index in (0, len(rows) - 2):
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def findings(result: RunResult) -> str:
+    """Each finding as a one-line reason and the curl command that reproduces it."""
+    blocks = []
+    for op in result.operations:
+        for finding in op.findings:
+            blocks.append(
+                f"{op.operation_id}: {finding.reason} "
+                f"[{finding.occurrences} cases]\n    {finding.curl}"
+            )
+        for error in op.errors:
+            blocks.append(f"{op.operation_id}: error: {error}")
+    return "\n".join(blocks)
+
+
+def closing_line(result: RunResult) -> str:
+    """The last line of a run: cases, operations, time, seed and verdict."""
+    ran = sum(1 for op in result.operations if op.ran)
+    if result.interrupted:
+        verdict = "interrupted"
+    elif result.conforms:
+        verdict = "the target conforms"
+    else:
+        failing = sum(1 for op in result.operations if not op.conforms)
+        verdict = f"{failing} of {len(result.operations)} operations do not conform"
+    return (
+        f"Ran {result.cases} cases against {ran} operations in "
+        f"{result.duration:.1f} s (seed {result.seed}): {verdict}"
+    )
+
+
+def report(result: RunResult, stream: TextIO, secrets: tuple[str, ...]) -> None:
+    """Write the summary, the findings and the closing line to `stream`."""
+    parts = ["", summary(result)]
+    found = findings(result)
+    if found:
+        parts += ["", "Findings:", found]
+    if result.setup_notes:
+        parts += ["", "Notes:"] + [f"  {note}" for note in result.setup_notes]
+    parts += ["", closing_line(result)]
+    stream.write(redact_text("\n".join(parts) + "\n", secrets))
+    stream.flush()

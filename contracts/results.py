@@ -1,0 +1,94 @@
+"""What a gate run found: per-operation results, findings and progress events.
+
+The engine fills these in and emits events; only the command-line module turns
+them into text, so nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Finding:
+    """One distinct contract violation on one operation, with a reproduction."""
+
+    check: str
+    title: str
+    message: str
+    severity: str
+    status_code: int | None
+    curl: str
+    occurrences: int = 1
+
+    @property
+    def reason(self) -> str:
+        """One line: the check, the failure title and the first line of detail."""
+        detail = self.message.strip().splitlines()[0] if self.message.strip() else ""
+        status = f" (HTTP {self.status_code})" if self.status_code is not None else ""
+        text = f"{self.check}: {self.title}{status}"
+        return f"{text}: {detail}" if detail else text
+
+
+@dataclass
+class OperationResult:
+    """Cases run against one operation of the spec and what they found."""
+
+    operation_id: str
+    group: str
+    method: str
+    path: str
+    cases: int = 0
+    failed_cases: int = 0
+    duration: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    ran: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def conforms(self) -> bool:
+        return self.ran and not self.findings and not self.errors
+
+
+@dataclass
+class RunResult:
+    """The whole run: operations in spec order and run-wide facts."""
+
+    operations: list[OperationResult]
+    seed: int
+    duration: float = 0.0
+    interrupted: bool = False
+    setup_notes: list[str] = field(default_factory=list)
+
+    @property
+    def cases(self) -> int:
+        return sum(operation.cases for operation in self.operations)
+
+    @property
+    def conforms(self) -> bool:
+        return not self.interrupted and all(op.conforms for op in self.operations)
+
+
+@dataclass(frozen=True)
+class OperationStarted:
+    operation: OperationResult
+
+
+@dataclass(frozen=True)
+class CaseFinished:
+    operation: OperationResult
+    failed: bool
+
+
+@dataclass(frozen=True)
+class OperationFinished:
+    operation: OperationResult
+
+
+Event = OperationStarted | CaseFinished | OperationFinished
+EventListener = Callable[[Event], None]

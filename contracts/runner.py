@@ -1,0 +1,236 @@
+"""One gate run: load the spec, check the target, seed, run pytest, clean up.
+
+The contract modules (`contracts/test_*.py`) are ordinary schemathesis pytest
+tests. `execute` runs them in this process with `pytest.main`, after making a
+`GateSession` current so that they can reach the target, and turns pytest's
+per-operation items into `OperationResult`s.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+import schemathesis
+from schemathesis.errors import LoaderError
+from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
+
+from contracts.results import EventListener, OperationResult, RunResult
+from contracts.seeds import Seeder
+from contracts.session import GateSession, Target, activate, current
+from contracts.wire import SeededIds
+
+if TYPE_CHECKING:
+    from schemathesis import BaseSchema, Case, HookContext
+
+CONTRACTS_DIR = Path(__file__).resolve().parent
+# Cases per operation and generation phase. 24 operations at this depth run
+# in about a minute against the embedded sandbox.
+DEFAULT_MAX_EXAMPLES = 25
+PREFLIGHT_TIMEOUT_SECONDS = 10.0
+
+
+class GateError(Exception):
+    """The run could not take place: bad spec, unreachable target, bad credentials."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How deep and how repeatable the run is."""
+
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    seed: int | None = None
+    seed_resources: bool = True
+
+
+def load_schema(spec_path: Path, base_url: str, options: RunOptions, seed: int) -> BaseSchema:
+    """Load the spec as a schemathesis schema configured for this run."""
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": seed,
+            "suppress-health-check": ["all"],
+            "generation": {
+                "mode": "all",
+                "max-examples": options.max_examples,
+                "database": "none",
+            },
+            # Curl lines are redacted by the gate itself, to `***`.
+            "output": {"sanitization": {"enabled": False}},
+        }
+    )
+    try:
+        schema = schemathesis.openapi.from_path(str(spec_path), config=config)
+    except (LoaderError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise GateError(f"cannot load the spec `{spec_path}`: {reason}") from None
+    schema.config.update(base_url=base_url)
+    return schema
+
+
+def operation_results(schema: BaseSchema) -> list[OperationResult]:
+    """One empty result per operation of `schema`, in spec order."""
+    results = []
+    for item in schema.get_all_operations():
+        operation = item.ok()
+        definition = operation.definition.raw
+        tags = definition.get("tags") or ["untagged"]
+        results.append(
+            OperationResult(
+                operation_id=definition.get("operationId", operation.label),
+                group=tags[0],
+                method=operation.method.upper(),
+                path=operation.path,
+            )
+        )
+    return results
+
+
+def request_examples(schema: BaseSchema) -> dict[str, Any]:
+    """The JSON request-body example of each operation that has one, by operationId."""
+    examples: dict[str, Any] = {}
+    for item in schema.get_all_operations():
+        definition = item.ok().definition.raw
+        content = (definition.get("requestBody") or {}).get("content") or {}
+        example = (content.get("application/json") or {}).get("example")
+        if example is not None:
+            examples[definition.get("operationId", "")] = example
+    return examples
+
+
+def preflight(client: httpx.Client, target: Target) -> None:
+    """Raise `GateError` unless the target answers an authenticated request."""
+    url = f"/v1.0/{target.project_id}/graphs/quotas"
+    try:
+        response = client.get(url, timeout=PREFLIGHT_TIMEOUT_SECONDS)
+    except httpx.HTTPError as exc:
+        raise GateError(
+            f"target {target.base_url} is unreachable: {type(exc).__name__}: {exc}"
+        ) from None
+    if response.status_code in (401, 403):
+        raise GateError(
+            f"target {target.base_url} rejected the credentials "
+            f"(HTTP {response.status_code}); check the token or AK/SK and project id"
+        )
+
+
+def execute(
+    *,
+    spec_path: Path,
+    target: Target,
+    options: RunOptions,
+    listener: EventListener,
+) -> RunResult:
+    """Run every contract module against `target` and return what it found."""
+    seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+    schema = load_schema(spec_path, target.base_url, options, seed)
+    result = RunResult(operations=operation_results(schema), seed=seed)
+    started = time.monotonic()
+
+    client = httpx.Client(
+        base_url=target.base_url,
+        headers={"Content-Type": "application/json", **target.credentials.headers()},
+        auth=target.credentials.httpx_auth(),
+        timeout=PREFLIGHT_TIMEOUT_SECONDS,
+    )
+    seeder = Seeder(
+        client, target.project_id, request_examples(schema), secrets.token_hex(4)
+    )
+    session: GateSession | None = None
+    try:
+        preflight(client, target)
+        seeds = seeder.seed() if options.seed_resources else SeededIds()
+        session = GateSession(
+            schema=schema,
+            target=target,
+            results=result.operations,
+            seeds=seeds,
+            listener=listener,
+        )
+        result.interrupted = _run_pytest(session)
+    finally:
+        created = session.created if session is not None else []
+        seeder.cleanup(created)
+        result.setup_notes.extend(seeder.notes)
+        client.close()
+    result.duration = time.monotonic() - started
+    return result
+
+
+def _before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> None:
+    current().prepare(case)
+
+
+def _run_pytest(session: GateSession) -> bool:
+    """Run the contract modules; return True when the run was interrupted."""
+    # A previous run in this process leaves the modules imported, with the old
+    # session's schema in their globals.
+    for name in list(sys.modules):
+        if name == "contracts.conftest" or name.startswith("contracts.test_"):
+            del sys.modules[name]
+
+    plugin = _GatePlugin(session)
+    args = [
+        str(CONTRACTS_DIR),
+        "-c",
+        os.devnull,
+        "--rootdir",
+        str(CONTRACTS_DIR),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:terminal",
+    ]
+    schemathesis.hook("before_call")(_before_call)
+    try:
+        with activate(session):
+            code = pytest.main(args, plugins=[plugin])
+    finally:
+        GLOBAL_HOOK_DISPATCHER.unregister(_before_call)
+    if plugin.collection_errors:
+        reason = plugin.collection_errors[0]
+        raise GateError(f"cannot collect the contract modules: {reason}")
+    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        raise GateError(f"pytest could not run the contract modules (exit {code})")
+    return code == pytest.ExitCode.INTERRUPTED
+
+
+class _GatePlugin:
+    """Maps pytest's per-operation items onto the session's operation results."""
+
+    def __init__(self, session: GateSession) -> None:
+        self.session = session
+        self.errors: dict[str, str] = {}
+        self.collection_errors: list[str] = []
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        label = getattr(item, "operation_label", None)
+        if label is not None:
+            self.session.start_operation(label)
+        try:
+            return (yield)
+        finally:
+            if label is not None:
+                self.session.finish_operation(label, self.errors.pop(item.nodeid, None))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and report.nodeid not in self.errors:
+            self.errors[report.nodeid] = _report_reason(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append(_report_reason(report))
+
+
+def _report_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = getattr(crash, "message", None) or report.longreprtext
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else "failed without a message"

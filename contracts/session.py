@@ -1,0 +1,248 @@
+"""The running gate: sends each generated case and records what the checks find.
+
+A `GateSession` is built by `contracts.runner` before pytest collects the
+contract modules; those modules read it through `current()` and hand every
+case to `GateSession.exercise`. A case that breaks a rule is recorded, not
+raised, so one operation's cases all run and every distinct finding is kept
+with a curl line that reproduces it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import requests
+from schemathesis.core.failures import Failure, FailureGroup
+
+from contracts.auth import Credentials, redact_headers
+from contracts.checks import CHECKS
+from contracts.results import (
+    CaseFinished,
+    EventListener,
+    Finding,
+    OperationFinished,
+    OperationResult,
+    OperationStarted,
+)
+from contracts.wire import SeededIds, rewrite_to_wire
+
+if TYPE_CHECKING:
+    from schemathesis import BaseSchema, Case, CheckFunction, Response
+
+# Seconds to wait for one response; the sandbox answers in milliseconds, a
+# real region in well under a second.
+DEFAULT_REQUEST_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the run sends its requests and as whom."""
+
+    base_url: str
+    project_id: str
+    credentials: Credentials
+
+
+class SessionNotActiveError(RuntimeError):
+    """The contract modules were collected outside a `ges-contracts` run."""
+
+
+class GateSession:
+    """State of one run: the schema, the target, the seeded ids and the results."""
+
+    def __init__(
+        self,
+        *,
+        schema: BaseSchema,
+        target: Target,
+        results: list[OperationResult],
+        seeds: SeededIds,
+        listener: EventListener,
+        checks: dict[str, CheckFunction] | None = None,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    ) -> None:
+        self.schema = schema
+        self.target = target
+        self.seeds = seeds
+        self.checks = dict(CHECKS if checks is None else checks)
+        self.request_timeout = request_timeout
+        self.created: list[tuple[str, str]] = []
+        self._results = {result.label: result for result in results}
+        self._listener = listener
+        self._failures: dict[str, list[tuple[str, Failure, Finding]]] = {}
+        self._started: dict[str, float] = {}
+
+    def result_for(self, label: str) -> OperationResult | None:
+        return self._results.get(label)
+
+    def start_operation(self, label: str) -> None:
+        result = self._results.get(label)
+        if result is None or label in self._started:
+            return
+        self._started[label] = time.monotonic()
+        result.ran = True
+        self._listener(OperationStarted(result))
+
+    def finish_operation(self, label: str, error: str | None = None) -> None:
+        result = self._results.get(label)
+        if result is None:
+            return
+        if error is not None:
+            result.errors.append(error)
+        started = self._started.get(label)
+        if started is not None:
+            result.duration = time.monotonic() - started
+        self._listener(OperationFinished(result))
+
+    def prepare(self, case: Case) -> None:
+        """Move `case` to its wire path and project; the `before_call` hook runs this."""
+        rewrite_to_wire(case, self.target.project_id, self.seeds)
+
+    def exercise(self, case: Case) -> None:
+        """Send `case`, run every check on the response and record the outcome."""
+        label = case.operation.label
+        self.start_operation(label)
+        result = self._results[label]
+        kwargs = self._transport_kwargs()
+
+        try:
+            response = case.call(**kwargs)
+        except requests.RequestException as exc:
+            self._record_error(result, f"request failed: {type(exc).__name__}: {exc}")
+            self._finish_case(result, failed=True)
+            return
+
+        self._remember_created(case, response)
+        failed = False
+        for name, check in self.checks.items():
+            failures = self._run_check(case, response, check, kwargs)
+            for failure in failures:
+                self._record_failure(result, name, failure, case, response)
+                failed = True
+        self._finish_case(result, failed=failed)
+
+    def _transport_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "base_url": self.target.base_url,
+            "headers": self.target.credentials.headers(),
+            "timeout": self.request_timeout,
+        }
+        auth = self.target.credentials.requests_auth()
+        if auth is not None:
+            kwargs["auth"] = auth
+        return kwargs
+
+    def _run_check(
+        self,
+        case: Case,
+        response: Response,
+        check: CheckFunction,
+        kwargs: dict[str, Any],
+    ) -> list[Failure]:
+        try:
+            case.validate_response(
+                response,
+                checks=[check],
+                headers=kwargs["headers"],
+                transport_kwargs=kwargs,
+            )
+        except FailureGroup as group:
+            return [item for item in group.exceptions if isinstance(item, Failure)]
+        return []
+
+    def _record_failure(
+        self,
+        result: OperationResult,
+        check: str,
+        failure: Failure,
+        case: Case,
+        response: Response,
+    ) -> None:
+        seen = self._failures.setdefault(result.label, [])
+        for seen_check, seen_failure, finding in seen:
+            if seen_check == check and seen_failure == failure:
+                finding.occurrences += 1
+                return
+        finding = Finding(
+            check=check,
+            title=failure.title,
+            message=failure.message,
+            severity=failure.severity.value,
+            status_code=response.status_code,
+            curl=self._curl(case, response),
+        )
+        seen.append((check, failure, finding))
+        result.findings.append(finding)
+
+    def _record_error(self, result: OperationResult, message: str) -> None:
+        if message not in result.errors:
+            result.errors.append(message)
+
+    def _finish_case(self, result: OperationResult, *, failed: bool) -> None:
+        result.cases += 1
+        if failed:
+            result.failed_cases += 1
+        self._listener(CaseFinished(result, failed))
+
+    def _curl(self, case: Case, response: Response) -> str:
+        headers = redact_headers(dict(response.request.headers))
+        command = case.as_curl_command(headers=headers, base_url=self.target.base_url)
+        return redact_text(command, self.target.credentials.secrets)
+
+    def _remember_created(self, case: Case, response: Response) -> None:
+        """Note the id of every graph or metadata record a case created."""
+        if response.status_code != 200 or case.method.upper() != "POST":
+            return
+        kind = _created_kind(case.operation.definition.raw.get("operationId"))
+        if kind is None:
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        if isinstance(body, dict) and isinstance(body.get("id"), str):
+            self.created.append((kind, body["id"]))
+
+CREATING_OPERATIONS = {"createGraph": "graph", "createMetadata": "metadata"}
+
+
+def _created_kind(operation_id: object) -> str | None:
+    if not isinstance(operation_id, str):
+        return None
+    return CREATING_OPERATIONS.get(operation_id)
+
+
+def redact_text(text: str, secrets: tuple[str, ...]) -> str:
+    """Replace every occurrence of a secret value in `text` with `***`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+_CURRENT: GateSession | None = None
+
+
+def current() -> GateSession:
+    """Return the session of the run in progress."""
+    if _CURRENT is None:
+        raise SessionNotActiveError(
+            "the contract modules run only inside a gate run; "
+            "start them with `ges-contracts`"
+        )
+    return _CURRENT
+
+
+@contextmanager
+def activate(session: GateSession) -> Iterator[GateSession]:
+    """Make `session` the one `current()` returns for the duration of the block."""
+    global _CURRENT
+    previous, _CURRENT = _CURRENT, session
+    try:
+        yield session
+    finally:
+        _CURRENT = previous
