@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import openapi
+from tests.openapi.spec_walk import node_at
 
 SAMPLE_VALUES = {
     "project_id": "p0123456789abcdef",
@@ -29,6 +30,10 @@ GRAPH_BODY = {
     "securityGroupId": "sg1",
     "replication": 1,
 }
+
+
+def _deref_response(response: dict[str, Any]) -> dict[str, Any]:
+    return node_at(response["$ref"][1:]) if "$ref" in response else response
 
 
 def _concrete(template: str) -> str:
@@ -267,3 +272,16 @@ def test_graph_status_tables_come_from_extensions() -> None:
     assert "200" not in transitional
     assert "900" not in transitional
     assert transitional <= set(transitions)
+
+
+@pytest.mark.parametrize("operation_id", sorted(openapi.operations()))
+def test_validate_response_accepts_document_examples(operation_id: str) -> None:
+    operation = openapi.operations()[operation_id]
+    item = openapi.load_spec()["paths"][operation.path][operation.method.lower()]
+    success = _deref_response(item["responses"]["200"])
+    example = success["content"]["application/json"]["example"]
+    unauthorized = {"error_code": "APIGW.0301", "error_msg": "bad token"}
+
+    assert openapi.validate_response(operation_id, 200, example) == []
+    assert openapi.validate_response(operation_id, 401, unauthorized) == []
+    assert openapi.validate_response(operation_id, 200, [example]) != []

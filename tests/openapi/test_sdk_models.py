@@ -1,8 +1,9 @@
 """Compare the document's field names and types with the official SDK's models.
 
-The SDK (`huaweicloudsdkges.v1`) is generated independently from the service's
-own API description, so every difference in a wire name or a type is either a
-bug in the document or a known disagreement listed in ALLOWED_DIFFERENCES.
+The SDK (`huaweicloudsdkges.v1`) was written apart from this document, so it
+serves as an independent source: every difference in a wire name or a type is
+either a bug in the document or a known disagreement listed in
+ALLOWED_DIFFERENCES.
 """
 
 from __future__ import annotations
@@ -118,11 +119,8 @@ def _array_items(pointer: str) -> list[str]:
 def _sdk_type(declared: str) -> str:
     if declared.startswith("list["):
         return "array"
-    if declared in SCALAR_TYPES:
-        return SCALAR_TYPES[declared]
-    if declared.startswith("dict("):
-        return "object"
-    return "object"  # a model class
+    # Everything else is `dict(...)` or a model class, both JSON objects.
+    return SCALAR_TYPES.get(declared, "object")
 
 
 def _model(declared: str) -> type | None:
