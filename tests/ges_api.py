@@ -91,3 +91,9 @@ class GesApi:
 
     def close(self) -> None:
         self.http.close()
+
+    def __enter__(self) -> GesApi:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
