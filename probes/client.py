@@ -204,11 +204,11 @@ class GesClient:
             response, error = self._attempt(operation, method, path, params, json)
             if response is not None and _is_final(response):
                 return self._finish(operation, response)
+            if response is not None:
+                error = self._finish_error(operation, response)
 
             wait = self._wait_before_retry(attempt, response)
             if wait is None:
-                if response is not None:
-                    raise self._finish_error(operation, response)
                 assert error is not None
                 raise error
             self.recorder.count_retry(operation)

@@ -191,7 +191,10 @@ class MetricsServer:
 
     def start(self) -> None:
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, name="metrics-http", daemon=True
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="metrics-http",
+            daemon=True,
         )
         self._thread.start()
 

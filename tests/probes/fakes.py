@@ -14,9 +14,9 @@ from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass
@@ -106,13 +106,15 @@ class FaultyServer:
 
             do_GET = do_POST = do_DELETE = _serve
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         return Handler
 
-    def __enter__(self) -> FaultyServer:
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def __enter__(self) -> Self:
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -122,7 +124,7 @@ class FaultyServer:
 
 def iam_token_reply(token: str, lifetime_seconds: float) -> Reply:
     """Return an IAM `POST /v3/auth/tokens` answer issuing `token`."""
-    expires = datetime.now(timezone.utc) + timedelta(seconds=lifetime_seconds)
+    expires = datetime.now(UTC) + timedelta(seconds=lifetime_seconds)
     body = {"token": {"expires_at": expires.isoformat().replace("+00:00", "Z")}}
     return Reply(201, body, headers={"X-Subject-Token": token})
 

@@ -72,50 +72,66 @@ def test_config_repr_hides_secrets(environment: None) -> None:
 INVALID = [
     (
         "unknown-key",
-        "unknown key `targets[0].intervall`; allowed keys here are auth, "
-        "collections, graphs, labels, name, orphans, page_limit, project_id, "
-        "retries, timeouts, url",
+        (
+            "unknown key `targets[0].intervall`; allowed keys here are auth, "
+            "collections, graphs, labels, name, orphans, page_limit, project_id, "
+            "retries, timeouts, url"
+        ),
     ),
     (
         "unset-variable",
-        "`targets[0].auth.token` refers to environment variable "
-        "`GES_TEST_UNSET_VARIABLE`, which is not set; export it or change the file",
+        (
+            "`targets[0].auth.token` refers to environment variable "
+            "`GES_TEST_UNSET_VARIABLE`, which is not set; export it or change the file"
+        ),
     ),
     ("no-targets", "`targets` must be a non-empty list, got `[]`"),
     (
         "two-auth-kinds",
-        "`targets[0].auth` must set exactly one of `token`, `access_key` with "
-        "`secret_key`, or `iam`; it sets ['token', 'access_key']",
+        (
+            "`targets[0].auth` must set exactly one of `token`, `access_key` with "
+            "`secret_key`, or `iam`; it sets ['token', 'access_key']"
+        ),
     ),
     ("secret-key-alone", "`targets[0].auth.access_key` is missing"),
     (
         "url-scheme",
-        "`targets[0].url` must start with http:// or https://, got "
-        "`'ges.cn-north-4.myhuaweicloud.com'`",
+        (
+            "`targets[0].url` must start with http:// or https://, got "
+            "`'ges.cn-north-4.myhuaweicloud.com'`"
+        ),
     ),
     ("duplicate-name", "target name `a` is used twice"),
     (
         "reserved-label",
-        "`targets[0].labels.graph_id` is a label name the probe sets itself, "
-        "got `'graph_id'`",
+        (
+            "`targets[0].labels.graph_id` is a label name the probe sets itself, "
+            "got `'graph_id'`"
+        ),
     ),
     (
         "label-name",
-        "`targets[0].labels.team-name` is not a valid Prometheus label name, "
-        "got `'team-name'`",
+        (
+            "`targets[0].labels.team-name` is not a valid Prometheus label name, "
+            "got `'team-name'`"
+        ),
     ),
     (
         "collection",
-        "`targets[0].collections` lists an unknown kind; use ('quotas', "
-        "'graphs', 'jobs', 'backups'), got `'metadatas'`",
+        (
+            "`targets[0].collections` lists an unknown kind; use ('quotas', "
+            "'graphs', 'jobs', 'backups'), got `'metadatas'`"
+        ),
     ),
     ("interval", "`interval_seconds` must be greater than 0, got `0`"),
     ("page-limit", "`targets[0].page_limit` must be an integer, got `'1000'`"),
     ("missing-project-id", "`targets[0].project_id` is missing"),
     (
         "yaml",
-        "invalid YAML: expected ',' or ']', but got '<stream end>' at line 4, "
-        "column 1",
+        (
+            "invalid YAML: expected ',' or ']', but got '<stream end>' at line 4, "
+            "column 1"
+        ),
     ),
 ]
 
@@ -138,4 +154,6 @@ def test_config_missing_file_raises_readable_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
 
-    assert str(caught.value) == f"{path}: cannot read the file: No such file or directory"
+    assert (
+        str(caught.value) == f"{path}: cannot read the file: No such file or directory"
+    )
