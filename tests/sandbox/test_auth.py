@@ -17,7 +17,10 @@ class _Keys:
 
 
 def signed_headers(
-    url: httpx.URL, method: str = "GET", body: bytes = b"", sk: str = SECRET_KEY,
+    url: httpx.URL,
+    method: str = "GET",
+    body: bytes = b"",
+    sk: str = SECRET_KEY,
     when: datetime | None = None,
 ) -> dict[str, str]:
     """Sign a request with huaweicloudsdkcore's signer, as the SDK does."""
@@ -134,7 +137,9 @@ def test_aksk_tampered_body_is_rejected(sandbox_server):
     body = b'{"schemaPath": "bucket/schema.xml", "edgesetPath": "bucket/edges.csv"}'
 
     headers = signed_headers(url, "POST", body)
-    response = httpx.post(url, headers=headers, content=body.replace(b"edges", b"other"))
+    response = httpx.post(
+        url, headers=headers, content=body.replace(b"edges", b"other")
+    )
 
     assert response.status_code == 401
 

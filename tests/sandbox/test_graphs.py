@@ -42,7 +42,10 @@ def test_creation_answers_id_and_name_without_job(api: GesApi):
 def test_creation_from_failing_obs_path_ends_creation_failed(api: GesApi):
     source = {
         "type": "OBS",
-        "parameters": {"schemaPath": "bucket/fail/schema.xml", "edgesetPath": "b/e.csv"},
+        "parameters": {
+            "schemaPath": "bucket/fail/schema.xml",
+            "edgesetPath": "b/e.csv",
+        },
     }
     graph_id = api.create_graph("graph_broken", dataSource=source)
 
@@ -142,9 +145,7 @@ def test_upgrade_to_older_version_is_rejected(api: GesApi):
     ],
 )
 def test_action_on_stopped_graph_is_rejected_with_documented_code(api, action, body):
-    operation = openapi.resolve(
-        "POST", f"{api.prefix}/x/action", {"action_id": action}
-    )
+    operation = openapi.resolve("POST", f"{api.prefix}/x/action", {"action_id": action})
     graph_id = api.create_running_graph("graph_stopped")
     api.wait_job(graph_id, api.action(graph_id, "stop").json()["jobId"])
     api.wait_status(graph_id, {"900"})

@@ -133,7 +133,9 @@ def test_delete_graph_keeps_backups_only_when_asked(api: GesApi):
     for graph_id in (kept, dropped):
         api.wait_job(graph_id, api.post(f"/{graph_id}/backups").json()["jobId"])
 
-    api.wait_job(kept, api.delete(f"/{kept}", params={"keepBackup": "true"}).json()["jobId"])
+    api.wait_job(
+        kept, api.delete(f"/{kept}", params={"keepBackup": "true"}).json()["jobId"]
+    )
     api.wait_job(dropped, api.delete(f"/{dropped}").json()["jobId"])
     owners = {b["graphId"] for b in api.get("/backups").json()["backupList"]}
 
