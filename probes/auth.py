@@ -122,6 +122,11 @@ class TokenSource:
                 self.issued += 1
             return self._token
 
+    @property
+    def expires_at(self) -> float:
+        """Unix time at which the current token expires; 0 before the first."""
+        return self._expires_at
+
     def invalidate(self, token: str) -> None:
         """Forget `token` so that the next `token()` call obtains a new one."""
         with self._lock:
