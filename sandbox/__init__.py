@@ -7,6 +7,7 @@ Public interface, the only part other packages import:
         running.base_url        # http://127.0.0.1:<port>
         running.projects
     app = create_app(settings)  # the bare ASGI application
+    seed(running, "p1", graphs=100, backups_per_graph=1)  # finished resources
 
 Everything else in this package is private to it.
 """
@@ -14,6 +15,7 @@ Everything else in this package is private to it.
 from __future__ import annotations
 
 from sandbox.app import create_app
+from sandbox.seeding import Seeded, seed
 from sandbox.server import RunningSandbox, start
 from sandbox.settings import MAX_PAGE_LIMIT, ProjectCredentials, SandboxSettings
 
@@ -22,6 +24,8 @@ __all__ = [
     "ProjectCredentials",
     "RunningSandbox",
     "SandboxSettings",
+    "Seeded",
     "create_app",
+    "seed",
     "start",
 ]

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import uvicorn
+from starlette.applications import Starlette
 
 from sandbox.app import create_app
 from sandbox.settings import ProjectCredentials, SandboxSettings
@@ -36,6 +37,7 @@ class RunningSandbox:
     base_url: str
     projects: tuple[ProjectCredentials, ...]
     settings: SandboxSettings
+    app: Starlette
 
 
 @contextmanager
@@ -54,9 +56,8 @@ def start(settings: SandboxSettings | None = None) -> Iterator[RunningSandbox]:
     sock.bind((settings.host, settings.port))
     port = sock.getsockname()[1]
 
-    config = uvicorn.Config(
-        create_app(settings), log_level="warning", access_log=False, lifespan="off"
-    )
+    app = create_app(settings)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="ges-sandbox", daemon=True
@@ -65,7 +66,7 @@ def start(settings: SandboxSettings | None = None) -> Iterator[RunningSandbox]:
     try:
         _wait_started(server, thread)
         host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
-        yield RunningSandbox(f"http://{host}:{port}", settings.projects, settings)
+        yield RunningSandbox(f"http://{host}:{port}", settings.projects, settings, app)
     finally:
         server.should_exit = True
         thread.join(timeout=_STARTUP_TIMEOUT_SECONDS)
