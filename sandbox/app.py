@@ -216,7 +216,7 @@ _HANDLERS: dict[str, Callable[[Call], dict[str, Any]]] = {
 
 
 class SandboxApp:
-    """Holds the per-project stores and serves requests against them."""
+    """Per-project stores and the request handler that serves them."""
 
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
@@ -230,10 +230,13 @@ class SandboxApp:
         try:
             body = await self._dispatch(request)
         except SandboxError as error:
+            logger.debug(
+                "rejected %s %s: %s", request.method, request.url.path, error.code
+            )
             return JSONResponse(error.body(), status_code=error.status_code)
         except Exception:
             # A fault of the sandbox itself, never of the client: log it, and
-            # answer GES's internal-error code without a trace in the body.
+            # return GES's internal-error code without a trace in the body.
             logger.exception(
                 "unhandled error for %s %s", request.method, request.url.path
             )

@@ -67,6 +67,7 @@ class SandboxError(Exception):
     """Base of every error the sandbox sends back as a JSON body."""
 
     status_code: int = 400
+    code: str = ""
 
     def body(self) -> dict[str, Any]:
         raise NotImplementedError

@@ -113,8 +113,8 @@ def show_job(store: ProjectStore, graph_id: str, job_id: str) -> dict[str, Any]:
     return store.job(graph_id, job_id).wire()
 
 
-# The listJobs filter says `waiting` where job records say `pending`; the
-# sandbox treats both filter words as the one state.
+# The listJobs filter uses `waiting` where job records show `pending`, so the
+# sandbox matches both filter words to the one state.
 _STATUS_FILTER = {"waiting": "pending", "pending": "pending"}
 
 

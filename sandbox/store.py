@@ -1,7 +1,7 @@
 """One project's resources and the lifecycle that moves them.
 
 Jobs advance lazily: every request first calls `advance()`, which moves each
-pending or running job as far as the clock says it has come. No background
+pending or running job to the phase the clock has reached. No background
 thread exists, so a paused process cannot leave a job half-applied, and tests
 see the same sequence whatever the machine's load.
 """
@@ -27,7 +27,7 @@ from sandbox.settings import (
 
 @dataclass
 class Workflow:
-    """What a job does to its graph when it finishes."""
+    """Effects of a finished job on its graph: new status and callbacks."""
 
     success_status: str | None = None
     failure_status: str | None = None

@@ -22,7 +22,7 @@ from sandbox.settings import MAX_PAGE_LIMIT
 
 _SPEC_URI = "urn:ges-management-v1"
 
-# Request fields whose invalid values GES answers with a code of their own.
+# Request fields whose invalid values get an error code of their own.
 _FIELD_CODES = {
     "name": "GES.7012",
     "graphSizeTypeIndex": "GES.7023",
