@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from probes.__main__ import main, parse_listen_address
+
+TESTDATA = Path(__file__).with_name("testdata")
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Undo the handlers `main` installs, so later tests log as before."""
+    logger = logging.getLogger("probes")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+def test_main_config_check_valid_returns_zero(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("GES_TEST_TOKEN", "GES_TEST_AK", "GES_TEST_SK", "GES_TEST_PASSWORD"):
+        monkeypatch.setenv(name, "secret-value")
+
+    code = main(["--config.file", str(TESTDATA / "valid.yaml"), "--config.check"])
+
+    output = capsys.readouterr()
+    assert code == 0
+    assert "configuration valid: 3 target(s)" in output.out
+    assert "secret-value" not in output.out + output.err
+
+
+def test_main_config_check_invalid_prints_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = TESTDATA / "invalid-unknown-key.yaml"
+
+    code = main(["--config.file", str(path), "--config.check"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"ges-probe: ConfigError: {path}: unknown key")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--target", "http://127.0.0.1:1"], "--target needs --project-id"),
+        (
+            ["--target", "http://127.0.0.1:1", "--config.file", "x.yaml"],
+            "give either --target or --config.file, not both",
+        ),
+        (["--web.listen-address", "9733"], "--web.listen-address must be HOST:PORT"),
+        (
+            ["--target", "http://127.0.0.1:1", "--project-id", "p"],
+            "--target needs credentials",
+        ),
+    ],
+    ids=["no-project", "target-and-file", "bad-address", "no-credentials"],
+)
+def test_main_usage_error_returns_two(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    for name in ("GES_AUTH_TOKEN", "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"):
+        monkeypatch.delenv(name, raising=False)
+
+    code = main(argv)
+
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("127.0.0.1:9733", ("127.0.0.1", 9733)), ("[::1]:80", ("::1", 80))],
+)
+def test_listen_address_parsed(text: str, expected: tuple[str, int]) -> None:
+    assert parse_listen_address(text) == expected
+
+
+def test_main_target_flags_with_env_token_check(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GES_AUTH_TOKEN", "token-from-env")
+
+    code = main(
+        ["--target", "http://127.0.0.1:1", "--project-id", "p", "--config.check"]
+    )
+
+    assert code == 0
+    assert "1 target(s): default" in capsys.readouterr().out
