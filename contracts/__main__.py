@@ -34,7 +34,7 @@ from contracts.session import Target
 EXIT_CONFORMS = 0
 EXIT_DOES_NOT_CONFORM = 1
 EXIT_NOT_RUN = 2
-DEFAULT_SPEC = Path(openapi.__file__).resolve().parent / "ges-management-v1.yaml"
+DEFAULT_SPEC = openapi.SPEC_PATH
 TOKEN_ENV = "GES_AUTH_TOKEN"
 AK_ENV = "HUAWEICLOUD_SDK_AK"
 SK_ENV = "HUAWEICLOUD_SDK_SK"
@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenAPI document to test against (default: the suite's GES spec)",
     )
     parser.add_argument(
+        "--operation-id",
+        dest="operation_ids",
+        action="append",
+        metavar="ID",
+        help="test only this operation (repeatable; default: every operation)",
+    )
+    parser.add_argument(
         "--no-seed-resources",
         dest="seed_resources",
         action="store_false",
@@ -152,7 +159,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Run the gate with `argv` and return the exit status."""
     args = build_parser().parse_args(argv)
     options = RunOptions(
-        max_examples=args.max_examples, seed=args.seed, seed_resources=args.seed_resources
+        max_examples=args.max_examples,
+        seed=args.seed,
+        seed_resources=args.seed_resources,
+        operation_ids=tuple(args.operation_ids or ()),
     )
     if not args.spec.is_file():
         raise GateError(f"cannot load the spec `{args.spec}`: no such file")
@@ -186,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GateError as exc:
         print(f"ges-contracts: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
-        print("ges-contracts: interrupted; created resources were deleted", file=sys.stderr)
+        print("ges-contracts: the run was interrupted", file=sys.stderr)
     return EXIT_NOT_RUN
 
 

@@ -76,8 +76,10 @@ class GateSession:
         self._failures: dict[str, list[tuple[str, Failure, Finding]]] = {}
         self._started: dict[str, float] = {}
 
-    def result_for(self, label: str) -> OperationResult | None:
-        return self._results.get(label)
+    @property
+    def labels(self) -> list[str]:
+        """Operation labels (`METHOD /path`) in spec order."""
+        return list(self._results)
 
     def start_operation(self, label: str) -> None:
         result = self._results.get(label)

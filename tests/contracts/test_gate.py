@@ -1,0 +1,274 @@
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openapi
+import pytest
+
+import sandbox
+from tests.contracts.servers import BrokenQuotasApp, RecordingApp, serve
+
+GATE_TIMEOUT_SECONDS = 240
+PROJECT = sandbox.ProjectCredentials("c0ffee00c0ffee00c0ffee00c0ffee00", "gate-test-token-7f3a")
+ACCESS_KEY = "AKGATETEST0000000001"
+SECRET_KEY = "gate-test-secret-key-91b2"
+
+
+def gate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("GES_AUTH_TOKEN", "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK")
+    }
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "contracts", *args],
+        capture_output=True,
+        text=True,
+        timeout=GATE_TIMEOUT_SECONDS,
+        env=environment,
+        check=False,
+    )
+
+
+def target_args(base_url: str) -> list[str]:
+    return ["--target", base_url, "--project-id", PROJECT.project_id, "--token", PROJECT.token]
+
+
+def settings() -> sandbox.SandboxSettings:
+    return sandbox.SandboxSettings(
+        projects=(PROJECT,), access_key=ACCESS_KEY, secret_key=SECRET_KEY
+    )
+
+
+@pytest.fixture
+def recorded_sandbox() -> Iterator[tuple[RecordingApp, str]]:
+    app = RecordingApp(sandbox.create_app(settings()))
+    with serve(app) as base_url:
+        yield app, base_url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def spec_operations() -> dict[str, str]:
+    return {op.operation_id: op.tag for op in openapi.operations()}
+
+
+@pytest.fixture(scope="module")
+def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
+    report = tmp_path_factory.mktemp("embedded") / "junit.xml"
+    completed = gate("--max-examples", "3", "--seed", "11", "--junit-xml", str(report))
+    return completed.returncode, completed.stdout, report
+
+
+def test_gate_embedded_sandbox_writes_junit(embedded_run: tuple[int, str, Path]) -> None:
+    returncode, stdout, report = embedded_run
+
+    cases = ET.parse(report).getroot().findall("testcase")
+
+    assert returncode in (0, 1), stdout[-2000:]
+    assert len(cases) == 24
+    assert {case.get("name"): case.get("classname") for case in cases} == spec_operations()
+    assert stdout.splitlines()[-1].startswith("Ran ")
+
+
+def test_gate_embedded_sandbox_exits_zero(embedded_run: tuple[int, str, Path]) -> None:
+    returncode, stdout, _ = embedded_run
+
+    assert returncode == 0, stdout[-3000:]
+
+
+def test_gate_nonconforming_target_exits_one(tmp_path: Path) -> None:
+    report = tmp_path / "junit.xml"
+    app = BrokenQuotasApp(sandbox.create_app(settings()))
+
+    with serve(app) as base_url:
+        completed = gate(
+            *target_args(base_url),
+            "--operation-id",
+            "listQuotas",
+            "--max-examples",
+            "3",
+            "--junit-xml",
+            str(report),
+        )
+
+    assert completed.returncode == 1
+    assert "listQuotas: response_schema_conformance:" in completed.stdout
+    curl_lines = [line for line in completed.stdout.splitlines() if "curl " in line]
+    assert curl_lines
+    assert all("X-Auth-Token: ***" in line for line in curl_lines)
+    assert PROJECT.token not in completed.stdout + completed.stderr
+    assert PROJECT.token not in report.read_text()
+    failure = ET.parse(report).getroot().find("testcase/failure")
+    assert failure is not None
+    assert "response_schema_conformance" in (failure.get("type") or "")
+
+
+def test_gate_aksk_credentials_are_accepted(
+    recorded_sandbox: tuple[RecordingApp, str],
+) -> None:
+    app, base_url = recorded_sandbox
+    env = {"HUAWEICLOUD_SDK_AK": ACCESS_KEY, "HUAWEICLOUD_SDK_SK": SECRET_KEY}
+
+    completed = gate(
+        "--target",
+        base_url,
+        "--project-id",
+        PROJECT.project_id,
+        "--operation-id",
+        "listGraphs",
+        "--operation-id",
+        "showGraph",
+        "--max-examples",
+        "3",
+        env=env,
+    )
+
+    assert completed.returncode in (0, 1), completed.stderr
+    assert 401 not in app.statuses
+    assert 200 in app.statuses
+    assert ACCESS_KEY not in completed.stdout + completed.stderr
+    assert SECRET_KEY not in completed.stdout + completed.stderr
+    assert len(app.requests) > 10
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-examples", "0"], "must be at least 1"),
+        (["--seed", "x"], "expected a whole number"),
+        (["--target", "ftp://127.0.0.1:1", "--project-id", "p", "--token", "t"], "http(s) URL"),
+        (["--target", "http://127.0.0.1:1", "--token", "t"], "needs --project-id"),
+        (["--target", "http://127.0.0.1:1", "--project-id", "p"], "needs credentials"),
+        (["--project-id", "p"], "apply only with --target"),
+        (["--no-such-option"], "unrecognized arguments"),
+    ],
+)
+def test_gate_bad_arguments_exit_two(args: list[str], message: str) -> None:
+    completed = gate(*args)
+
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1
+    assert completed.stderr.startswith("ges-contracts: error:")
+    assert message in completed.stderr
+
+
+def test_gate_unreachable_target_exits_two() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+
+    completed = gate("--target", url, "--project-id", "p1", "--token", "secret-token-1")
+
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1
+    assert "is unreachable" in completed.stderr
+    assert "secret-token-1" not in completed.stderr
+
+
+def test_gate_rejected_credentials_exit_two(
+    recorded_sandbox: tuple[RecordingApp, str],
+) -> None:
+    _, base_url = recorded_sandbox
+
+    completed = gate(
+        "--target", base_url, "--project-id", PROJECT.project_id, "--token", "wrong"
+    )
+
+    assert completed.returncode == 2
+    assert "rejected the credentials" in completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "no such file"), ("openapi: [unclosed", "cannot load the spec")],
+)
+def test_gate_unreadable_spec_exits_two(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    if content is not None:
+        spec.write_text(content)
+
+    completed = gate("--spec", str(spec))
+
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1
+    assert message in completed.stderr
+
+
+def recorded_run(seed: str) -> list[tuple[str, str, str, bytes]]:
+    app = RecordingApp(sandbox.create_app(settings()))
+    with serve(app) as base_url:
+        completed = gate(
+            *target_args(base_url),
+            "--no-seed-resources",
+            "--operation-id",
+            "listJobs",
+            "--operation-id",
+            "importGraph",
+            "--max-examples",
+            "5",
+            "--seed",
+            seed,
+        )
+    assert completed.returncode in (0, 1), completed.stderr
+    return app.requests
+
+
+def test_gate_same_seed_repeats_cases() -> None:
+    first = recorded_run("4242")
+    second = recorded_run("4242")
+    other = recorded_run("4343")
+
+    assert len(first) > 20
+    assert first == second
+    assert first != other
+
+
+def graph_and_metadata_names(base_url: str) -> list[str]:
+    headers = {"X-Auth-Token": PROJECT.token}
+    prefix = f"{base_url}/v1.0/{PROJECT.project_id}/graphs"
+    graphs = httpx.get(prefix, params={"limit": 100}, headers=headers).json()["graphs"]
+    metadata = httpx.get(f"{prefix}/metadatas", params={"limit": 100}, headers=headers)
+    names = [graph["name"] for graph in graphs if graph.get("status") != "400"]
+    return names + [item["name"] for item in metadata.json()["schemaList"]]
+
+
+def test_gate_interrupt_deletes_created_resources() -> None:
+    with sandbox.start(settings()) as running:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "contracts", *target_args(running.base_url)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        process.stdout.readline()
+        process.stdout.readline()
+        seeded = graph_and_metadata_names(running.base_url)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=GATE_TIMEOUT_SECONDS)
+
+        deadline = time.monotonic() + 10
+        names = graph_and_metadata_names(running.base_url)
+        while names and time.monotonic() < deadline:
+            time.sleep(0.2)
+            names = graph_and_metadata_names(running.base_url)
+
+    assert sorted(name.rsplit("_", 1)[-1] for name in seeded) == ["graph", "metadata"]
+    assert process.returncode == 2
+    assert "interrupted" in stderr
+    assert names == []
