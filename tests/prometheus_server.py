@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import pytest
@@ -76,7 +76,7 @@ class PrometheusServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(base_url=self.url, timeout=10.0)
 
-    def __enter__(self) -> PrometheusServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
