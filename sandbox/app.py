@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from sandbox import graphs, resources
 from sandbox.auth import Authenticator
@@ -103,16 +103,24 @@ class Call:
 
 
 def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
-    path_matched = False
+    allowed = []
     for route_method, pattern, name in _ROUTES:
         match = pattern.fullmatch(path)
         if match is None:
             continue
-        path_matched = True
         if route_method == method:
             return name, match.groupdict()
-    detail = f"{method} is not allowed here." if path_matched else ""
-    raise GatewayError("APIGW.0101", detail)
+        allowed.append(route_method)
+    if allowed:
+        # NOTE: GES documents no answer for a known path with another method;
+        # the sandbox sends 405 with an Allow header, as RFC 9110 asks.
+        raise GatewayError(
+            "APIGW.0101",
+            f"{method} is not allowed here.",
+            status_code=405,
+            headers={"Allow": ", ".join(allowed)},
+        )
+    raise GatewayError("APIGW.0101")
 
 
 def _resolve_action(name: str, query: dict[str, str]) -> str:
@@ -233,7 +241,9 @@ class SandboxApp:
             logger.debug(
                 "rejected %s %s: %s", request.method, request.url.path, error.code
             )
-            return JSONResponse(error.body(), status_code=error.status_code)
+            return JSONResponse(
+                error.body(), status_code=error.status_code, headers=error.headers
+            )
         except Exception:
             # A fault of the sandbox itself, never of the client: log it, and
             # return GES's internal-error code without a trace in the body.
@@ -283,7 +293,14 @@ class SandboxApp:
 def create_app(settings: SandboxSettings | None = None) -> Starlette:
     """Build the ASGI application for `settings` (one generated project by default)."""
     sandbox = SandboxApp(settings or SandboxSettings())
-    methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
-    app = Starlette(routes=[Route("/{path:path}", sandbox.handle, methods=methods)])
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await sandbox.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    # Every request reaches `serve`, whatever its method or path: Starlette's
+    # own routing would answer some (a path with a newline, say) in plain text.
+    app = Starlette()
+    app.router.default = serve
     app.state.sandbox = sandbox
     return app

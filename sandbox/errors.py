@@ -68,6 +68,7 @@ class SandboxError(Exception):
 
     status_code: int = 400
     code: str = ""
+    headers: dict[str, str]
 
     def body(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -81,6 +82,7 @@ class GesError(SandboxError):
         self.code = code
         self.message = f"{message} {detail}".strip()
         self.status_code = _GES_STATUS.get(code, 400)
+        self.headers = {}
         super().__init__(f"{code}: {self.message}")
 
     def body(self) -> dict[str, Any]:
@@ -90,11 +92,19 @@ class GesError(SandboxError):
 class GatewayError(SandboxError):
     """An error the API gateway sends before the request reaches GES."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(
+        self,
+        code: str,
+        detail: str = "",
+        *,
+        status_code: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         status, message = GATEWAY_MESSAGES[code]
         self.code = code
         self.message = f"{message} {detail}".strip()
-        self.status_code = status
+        self.status_code = status_code or status
+        self.headers = headers or {}
         super().__init__(f"{code}: {self.message}")
 
     def body(self) -> dict[str, Any]:

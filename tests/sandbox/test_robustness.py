@@ -116,3 +116,20 @@ def test_any_id_segment_gets_a_client_error_not_500(client, segment):
     response = client.get("/" + quote(segment, safe=""))
 
     _assert_envelope(response)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PUT", "PATCH"])
+def test_unsupported_method_gets_405_gateway_envelope(client, method):
+    response = client.request(method, "")
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, POST"
+    assert response.json()["error_code"] == "APIGW.0101"
+
+
+@pytest.mark.parametrize("segment", ["a%0Ab", "%0D%0A", "tab%09id"])
+def test_control_characters_in_id_get_ges_error(client, segment):
+    response = client.get(f"/{segment}")
+
+    _assert_envelope(response)
+    assert response.headers["content-type"] == "application/json"
