@@ -120,7 +120,7 @@ def test_any_id_segment_gets_a_client_error_not_500(client, segment):
 
 @pytest.mark.parametrize("method", ["TRACE", "PUT", "PATCH"])
 def test_unsupported_method_gets_405_gateway_envelope(client, method):
-    response = client.request(method, "")
+    response = client.request(method, "/metadatas")
 
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, POST"
