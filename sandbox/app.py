@@ -103,11 +103,17 @@ class Call:
 
 
 def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
+    # The first pattern that matches is the path's template, literal segments
+    # first; other methods on that template make the Allow header.
+    template: re.Pattern[str] | None = None
     allowed = []
     for route_method, pattern, name in _ROUTES:
+        if template is not None and pattern.pattern != template.pattern:
+            continue
         match = pattern.fullmatch(path)
         if match is None:
             continue
+        template = pattern
         if route_method == method:
             return name, match.groupdict()
         allowed.append(route_method)

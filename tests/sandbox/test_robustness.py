@@ -127,6 +127,13 @@ def test_unsupported_method_gets_405_gateway_envelope(client, method):
     assert response.json()["error_code"] == "APIGW.0101"
 
 
+def test_literal_path_wins_over_graph_id_for_every_method(client):
+    response = client.delete("/quotas")
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+
+
 @pytest.mark.parametrize("segment", ["a%0Ab", "%0D%0A", "tab%09id"])
 def test_control_characters_in_id_get_ges_error(client, segment):
     response = client.get(f"/{segment}")
