@@ -15,18 +15,21 @@ PATH = "/v1.0/{project_id}/graphs/backups"
 
 def collect_backups(context: CollectContext) -> Samples:
     client, target = context.client, context.target
-    backups: list[dict[str, Any]] = []
+    by_id: dict[str, dict[str, Any]] = {}
     for page in client.list_pages(
         OPERATION, client.path(PATH), "backupList", "backupCount", target.page_limit
     ):
-        backups.extend(page)
-    for backup in backups:
-        if not isinstance(backup.get("graphId"), str) or not isinstance(
-            backup.get("status"), str
-        ):
-            raise client.malformed(
-                OPERATION, "a backup has no string `graphId` or `status`"
-            )
+        for backup in page:
+            if not isinstance(backup.get("graphId"), str) or not isinstance(
+                backup.get("status"), str
+            ):
+                raise client.malformed(
+                    OPERATION, "a backup has no string `graphId` or `status`"
+                )
+            # Backups without an id cannot be told apart, so each counts.
+            key = backup.get("id")
+            by_id[key if isinstance(key, str) else f"#{len(by_id)}"] = backup
+    backups = list(by_id.values())
 
     # The same cap as for graphs: per-graph series for at most max_exported
     # graphs, chosen by id so the choice is stable between cycles.

@@ -11,20 +11,29 @@ from probes.state import Samples
 
 OPERATION = "listGraphs"
 PATH = "/v1.0/{project_id}/graphs"
+_KEPT_FIELDS = (
+    "id", "name", "status", "dataStoreVersion", "graphSizeTypeIndex", "arch",
+    "created",
+)  # fmt: skip
 
 
 def collect_graphs(context: CollectContext) -> Samples:
     client, target = context.client, context.target
-    graphs: list[dict[str, Any]] = []
+    # Keyed by id: a graph on two pages, because the listing shifted while it
+    # was paged, counts once. Only the fields used below are kept.
+    by_id: dict[str, dict[str, Any]] = {}
     for page in client.list_pages(
         OPERATION, client.path(PATH), "graphs", "graphCount", target.page_limit
     ):
-        graphs.extend(page)
-    for graph in graphs:
-        if not isinstance(graph.get("id"), str) or not isinstance(
-            graph.get("status"), str
-        ):
-            raise client.malformed(OPERATION, "a graph has no string `id` or `status`")
+        for graph in page:
+            if not isinstance(graph.get("id"), str) or not isinstance(
+                graph.get("status"), str
+            ):
+                raise client.malformed(
+                    OPERATION, "a graph has no string `id` or `status`"
+                )
+            by_id[graph["id"]] = {key: graph.get(key) for key in _KEPT_FIELDS}
+    graphs = list(by_id.values())
 
     samples = Samples()
     by_status = Counter(graph["status"] for graph in graphs)

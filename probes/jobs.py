@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from probes import metrics
@@ -19,61 +20,87 @@ UNFINISHED = ("pending", "waiting", "running")
 FORGET_AFTER_CYCLES = 10
 
 
+@dataclass
+class _Tally:
+    """What one listing adds up to; pages are folded in one at a time."""
+
+    by_status: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    oldest_begin: float | None = None
+    finished_ids: list[str] = field(default_factory=list)
+    new_ids: set[str] = field(default_factory=set)
+    # (job type, job name, status, duration or None) of jobs not seen before.
+    new_finished: list[tuple[str, str, str, float | None]] = field(default_factory=list)
+
+
 def collect_jobs(context: CollectContext) -> Samples:
     client, target = context.client, context.target
-    jobs: list[dict[str, Any]] = []
+    seen = context.state.finished_jobs
+    tally = _Tally()
+    # Pages are folded one by one so that only one page of raw job objects is
+    # held at a time, whatever the number of jobs.
     for page in client.list_pages(
         OPERATION, client.path(PATH), "jobList", "jobCount", target.page_limit
     ):
-        jobs.extend(page)
-    for job in jobs:
-        if not isinstance(job.get("jobId"), str) or not isinstance(
-            job.get("status"), str
-        ):
-            raise client.malformed(OPERATION, "a job has no string `jobId` or `status`")
+        for job in page:
+            if not isinstance(job.get("jobId"), str) or not isinstance(
+                job.get("status"), str
+            ):
+                raise client.malformed(
+                    OPERATION, "a job has no string `jobId` or `status`"
+                )
+            _fold(tally, job, seen)
 
     samples = Samples()
-    by_status: Counter[tuple[str, str, str]] = Counter()
-    oldest_begin: float | None = None
-    for job in jobs:
-        kind = (label(job.get("jobType")), label(job.get("jobName")))
-        by_status[(*kind, label(job["status"]))] += 1
-        if job["status"] in UNFINISHED:
-            begin = parse_wire_time(job.get("beginTime"))
-            if begin is not None and (oldest_begin is None or begin < oldest_begin):
-                oldest_begin = begin
-
-    for labels, count in by_status.items():
+    for labels, count in tally.by_status.items():
         samples.set(metrics.JOB_BY_STATUS, labels, count)
-    age = 0.0 if oldest_begin is None else max(0.0, context.now - oldest_begin)
+    oldest = tally.oldest_begin
+    age = 0.0 if oldest is None else max(0.0, context.now - oldest)
     samples.set(metrics.JOB_OLDEST_RUNNING_AGE, (), age)
 
-    _observe_finished(context, jobs)
+    _record_finished(context, tally)
     return samples
 
 
-def _observe_finished(context: CollectContext, jobs: list[dict[str, Any]]) -> None:
+def _fold(tally: _Tally, job: dict[str, Any], seen: dict[str, int]) -> None:
+    status = job["status"]
+    job_type, job_name = label(job.get("jobType")), label(job.get("jobName"))
+    tally.by_status[(job_type, job_name, label(status))] += 1
+
+    if status in UNFINISHED:
+        begin = parse_wire_time(job.get("beginTime"))
+        if begin is not None and (
+            tally.oldest_begin is None or begin < tally.oldest_begin
+        ):
+            tally.oldest_begin = begin
+    elif status in FINISHED:
+        job_id = job["jobId"]
+        tally.finished_ids.append(job_id)
+        # A job on two pages (the listing shifted while it was paged) is
+        # still observed once.
+        if job_id in seen or job_id in tally.new_ids:
+            return
+        tally.new_ids.add(job_id)
+        begin = parse_wire_time(job.get("beginTime"))
+        end = parse_wire_time(job.get("endTime"))
+        duration = None
+        if begin is not None and end is not None and end >= begin:
+            duration = end - begin
+        tally.new_finished.append((job_type, job_name, status, duration))
+
+
+def _record_finished(context: CollectContext, tally: _Tally) -> None:
+    """Observe each newly finished job once, after the whole listing succeeded."""
     state = context.state
     cycle = state.cycles
     seen = state.finished_jobs
-    for job in jobs:
-        if job["status"] not in FINISHED:
-            continue
-        job_id = job["jobId"]
-        first_time = job_id not in seen
+    for job_id in tally.finished_ids:
         seen[job_id] = cycle
-        if not first_time:
-            continue
+    for job_type, job_name, status, duration in tally.new_finished:
+        if status == "failed":
+            state.increment(metrics.JOB_FAILED, (job_type, job_name))
+        if duration is not None:
+            state.observe(metrics.JOB_DURATION, (job_type, job_name, status), duration)
 
-        kind = (label(job.get("jobType")), label(job.get("jobName")))
-        if job["status"] == "failed":
-            state.increment(metrics.JOB_FAILED, kind)
-        begin = parse_wire_time(job.get("beginTime"))
-        end = parse_wire_time(job.get("endTime"))
-        if begin is not None and end is not None and end >= begin:
-            state.observe(metrics.JOB_DURATION, (*kind, job["status"]), end - begin)
-
-    for job_id in [
-        j for j, last in seen.items() if cycle - last >= FORGET_AFTER_CYCLES
-    ]:
+    stale = [j for j, last in seen.items() if cycle - last >= FORGET_AFTER_CYCLES]
+    for job_id in stale:
         del seen[job_id]

@@ -50,12 +50,13 @@ def build_auth(target: Target, timeouts: httpx.Timeout) -> httpx.Auth:
 
 
 def load_contract() -> tuple[ResponseValidator, tuple[str, ...]]:
-    """Return the OpenAPI response validator and the GraphStatus codes."""
+    """Return the response validator and the GraphStatus codes of the document."""
     import openapi
+    from probes.contract import ContractValidator
 
     spec = openapi.load_spec()
     statuses = spec["components"]["schemas"]["GraphStatus"]["enum"]
-    return openapi.validate_response, tuple(str(status) for status in statuses)
+    return ContractValidator(), tuple(str(status) for status in statuses)
 
 
 class TargetPoller:
