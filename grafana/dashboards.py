@@ -507,8 +507,9 @@ def backup_panels() -> list[object]:
         .id(31)
         .title("Time since the last successful backup")
         .description(
-            "Per graph; a graph without any successful backup has no bar. "
-            "GesBackupTooOld fires after 2 days."
+            "Per graph. GesBackupTooOld fires after 2 days. A graph without any "
+            "successful backup has no bar here; GesBackupNeverSucceeded fires "
+            "for it once the graph is 2 days old."
         )
         .with_target(
             query(
@@ -529,10 +530,7 @@ def backup_panels() -> list[object]:
         bargauge.Panel()
         .id(32)
         .title("Backups by status")
-        .description(
-            "Backups of each graph by status. GesBackupNeverSucceeded fires for "
-            "a graph 2 days old with no successful backup."
-        )
+        .description("Backups of each graph, by backup status.")
         .with_target(
             query(
                 f"sum by (graph_name, status) "
