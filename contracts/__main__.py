@@ -53,7 +53,9 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got `{text}`") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got `{text}`"
+        ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got `{text}`")
     return value
@@ -63,7 +65,9 @@ def _seed(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got `{text}`") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got `{text}`"
+        ) from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got `{text}`")
     return value
@@ -77,24 +81,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--target",
         metavar="URL",
-        help="base URL of the API to test, e.g. https://ges.cn-north-4.myhuaweicloud.com "
+        help="base URL of the API to test, such as "
+        "https://ges.cn-north-4.myhuaweicloud.com "
         "(default: start the embedded sandbox)",
     )
     parser.add_argument("--project-id", metavar="ID", help="project id for --target")
     parser.add_argument(
-        "--token", metavar="TOKEN", help=f"IAM token for --target (default: ${TOKEN_ENV})"
+        "--token",
+        metavar="TOKEN",
+        help=f"IAM token for --target (default: ${TOKEN_ENV})",
     )
     parser.add_argument(
         "--max-examples",
         type=_positive_int,
         default=DEFAULT_MAX_EXAMPLES,
         metavar="N",
-        help=f"generated cases per operation and mode (default: {DEFAULT_MAX_EXAMPLES})",
+        help="generated cases per operation in the fuzzing phase "
+        f"(default: {DEFAULT_MAX_EXAMPLES})",
     )
     parser.add_argument(
-        "--seed", type=_seed, metavar="N", help="seed that makes the generated cases repeatable"
+        "--seed",
+        type=_seed,
+        metavar="N",
+        help="seed that makes the generated cases repeatable",
     )
-    parser.add_argument("--junit-xml", type=Path, metavar="PATH", help="write a JUnit XML report")
+    parser.add_argument(
+        "--junit-xml", type=Path, metavar="PATH", help="write a JUnit XML report"
+    )
     parser.add_argument(
         "--spec",
         type=Path,
@@ -107,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="operation_ids",
         action="append",
         metavar="ID",
-        help="test only this operation (repeatable; default: every operation)",
+        help="test only this operation (repeatable, default: every operation)",
     )
     parser.add_argument(
         "--no-seed-resources",
@@ -127,7 +140,8 @@ def _credentials(args: argparse.Namespace) -> Credentials:
     if access_key and secret_key:
         return AkSkCredentials(access_key, secret_key)
     raise UsageError(
-        f"--target needs credentials: --token, ${TOKEN_ENV}, or both ${AK_ENV} and ${SK_ENV}"
+        f"--target needs credentials: --token, ${TOKEN_ENV}, "
+        f"or both ${AK_ENV} and ${SK_ENV}"
     )
 
 
@@ -152,7 +166,9 @@ def _target(args: argparse.Namespace) -> Iterator[Target]:
 
     with sandbox.start(sandbox.SandboxSettings()) as running:
         project = running.projects[0]
-        yield Target(running.base_url, project.project_id, TokenCredentials(project.token))
+        yield Target(
+            running.base_url, project.project_id, TokenCredentials(project.token)
+        )
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -165,7 +181,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         operation_ids=tuple(args.operation_ids or ()),
     )
     if not args.spec.is_file():
-        raise GateError(f"cannot load the spec `{args.spec}`: no such file")
+        raise GateError(f"failed to load the spec `{args.spec}`: file not found")
 
     with _target(args) as target:
         secrets = target.credentials.secrets

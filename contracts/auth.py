@@ -19,9 +19,9 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-# Headers the signature covers besides the ones the signer adds itself (Host,
-# X-Sdk-Date). Transport headers such as Connection or Accept-Encoding are left
-# out so that nothing between client and server can invalidate a signature.
+# Request headers the signature covers, besides Host and the ones the signer
+# adds. Transport headers such as Connection or Accept-Encoding are left out
+# so that nothing between client and server can invalidate a signature.
 SIGNED_REQUEST_HEADERS = ("Content-Type", "X-Project-Id")
 SECRET_HEADERS = ("X-Auth-Token", "Authorization")
 REDACTED = "***"
@@ -52,7 +52,7 @@ class TokenCredentials:
 
 @dataclass(frozen=True)
 class AkSkCredentials:
-    """An access key pair; every request carries an `SDK-HMAC-SHA256` signature."""
+    """An access key pair. Every request carries an `SDK-HMAC-SHA256` signature."""
 
     access_key: str
     secret_key: str
@@ -103,8 +103,11 @@ def sign_headers(
     )
     signer = Signer(BasicCredentials(credentials.access_key, credentials.secret_key))
     signed = signer.sign(request).header_params
+    # The signer adds Authorization, X-Sdk-Date and, for a body that is not
+    # JSON, X-Sdk-Content-Sha256; the signature covers all of them.
+    present = {name.lower() for name in headers}
     return {
-        name: signed[name] for name in ("Host", "X-Sdk-Date", "Authorization")
+        name: value for name, value in signed.items() if name.lower() not in present
     }
 
 

@@ -53,9 +53,9 @@ class MalformedErrorEnvelope(Failure):
 def envelope_problem(body: Any) -> str | None:
     """Describe why `body` is not an error envelope, or return None when it is one.
 
-    GES answers `{"errorCode": "GES.nnnn", "errorMessage": "..."}`; the API
-    gateway answers errors it raises itself (authentication, unknown URL,
-    throttling) with `{"error_code": "APIGW.nnnn", "error_msg": "..."}`.
+    GES sends `{"errorCode": "GES.nnnn", "errorMessage": "..."}`. The API
+    gateway sends `{"error_code": "APIGW.nnnn", "error_msg": "..."}` for the
+    errors it raises itself (authentication, unknown URL, throttling).
     """
     if not isinstance(body, dict):
         return f"expected a JSON object, got {type(body).__name__}"
@@ -82,7 +82,7 @@ def _field_problem(
 
 
 def error_envelope(ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """Every 4xx and 5xx body is the GES error envelope or the gateway's."""
+    """Require every 4xx and 5xx body to be the GES or the gateway error envelope."""
     if response.status_code < 400:
         return None
     try:

@@ -1,10 +1,10 @@
 """JUnit XML report of a run: one `<testcase>` per operation of the spec.
 
 Each testcase is named by the operationId and classed by the operation's
-first tag, so a CI server groups them the way the spec does. Findings become
-one `<failure>` with every finding in its text; transport errors and errors
-the gate hit while running an operation become an `<error>`; an operation
-that never ran is `<skipped>`.
+first tag, so a CI server groups them the way the spec does. All findings of
+an operation go into one `<failure>`. Transport errors, and errors the gate
+hit while running an operation, go into an `<error>`. An operation that never
+ran is `<skipped>`.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def _testcase(operation: OperationResult, secrets: tuple[str, ...]) -> ET.Elemen
     )
     ET.SubElement(
         testcase, "system-out"
-    ).text = f"{operation.label}: {operation.cases} cases, {operation.failed_cases} failed"
+    ).text = (
+        f"{operation.label}: {operation.cases} cases, {operation.failed_cases} failed"
+    )
     if not operation.ran:
         ET.SubElement(testcase, "skipped", message="the operation did not run")
         return testcase

@@ -2,7 +2,7 @@
 
 This module and `contracts.__main__` are the only places that write to the
 terminal. Every line passes through `redact_text`, so a secret that slipped
-into a server's answer or an error message is still not shown.
+into a server's response or an error message is still not shown.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _operation_line(operation: OperationResult) -> str:
 
 
 def summary(result: RunResult) -> str:
-    """The table of cases and failures by group and operation."""
+    """Format the table of cases and failures by group and operation."""
     rows = [("Group", "Operation", "Cases", "Failed", "Findings", "Result")]
     for op in result.operations:
         findings = len(op.findings) + len(op.errors)
@@ -105,7 +105,7 @@ def summary(result: RunResult) -> str:
 
 
 def findings(result: RunResult) -> str:
-    """Each finding as a one-line reason and the curl command that reproduces it."""
+    """Format each finding as a one-line reason and a curl command reproducing it."""
     blocks = []
     for op in result.operations:
         for finding in op.findings:
@@ -119,7 +119,7 @@ def findings(result: RunResult) -> str:
 
 
 def closing_line(result: RunResult) -> str:
-    """The last line of a run: cases, operations, time, seed and verdict."""
+    """Format the last line of a run: cases, operations, time, seed and verdict."""
     ran = sum(1 for op in result.operations if op.ran)
     if result.interrupted:
         verdict = "interrupted"

@@ -1,4 +1,4 @@
-"""What a gate run found: per-operation results, findings and progress events.
+"""Results of a gate run: per-operation results, findings and progress events.
 
 The engine fills these in and emits events; only the command-line module turns
 them into text, so nothing here prints.

@@ -44,7 +44,7 @@ class GateError(Exception):
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How deep and how repeatable the run is."""
+    """Depth, repeatability and scope of a run."""
 
     max_examples: int = DEFAULT_MAX_EXAMPLES
     seed: int | None = None
@@ -52,7 +52,9 @@ class RunOptions:
     operation_ids: tuple[str, ...] = ()
 
 
-def load_schema(spec_path: Path, base_url: str, options: RunOptions, seed: int) -> BaseSchema:
+def load_schema(
+    spec_path: Path, base_url: str, options: RunOptions, seed: int
+) -> BaseSchema:
     """Load the spec as a schemathesis schema configured for this run."""
     config = schemathesis.Config.from_dict(
         {
@@ -62,8 +64,8 @@ def load_schema(spec_path: Path, base_url: str, options: RunOptions, seed: int) 
                 "mode": "all",
                 "max-examples": options.max_examples,
                 "database": "none",
-                # The gate sends its own credentials; generated values for the
-                # token and signature headers would only be noise.
+                # The gate sends its own credentials, so generated values for
+                # the token and signature headers would only be noise.
                 "with-security-parameters": False,
             },
             # Curl lines are redacted by the gate itself, to `***`.
@@ -74,7 +76,7 @@ def load_schema(spec_path: Path, base_url: str, options: RunOptions, seed: int) 
         schema = schemathesis.openapi.from_path(str(spec_path), config=config)
     except (LoaderError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise GateError(f"cannot load the spec `{spec_path}`: {reason}") from None
+        raise GateError(f"failed to load the spec `{spec_path}`: {reason}") from None
     schema.config.update(base_url=base_url)
     if options.operation_ids:
         known = {
@@ -83,13 +85,16 @@ def load_schema(spec_path: Path, base_url: str, options: RunOptions, seed: int) 
         }
         unknown = sorted(set(options.operation_ids) - known)
         if unknown:
-            raise GateError(f"the spec has no operation `{unknown[0]}`")
+            raise GateError(
+                f"operation `{unknown[0]}` not found in the spec; "
+                "pass an operationId it defines"
+            )
         schema = schema.include(operation_id=list(options.operation_ids))
     return schema
 
 
 def operation_results(schema: BaseSchema) -> list[OperationResult]:
-    """One empty result per operation of `schema`, in spec order."""
+    """Build one empty result per operation of `schema`, in spec order."""
     results = []
     for item in schema.get_all_operations():
         operation = item.ok()
@@ -107,7 +112,7 @@ def operation_results(schema: BaseSchema) -> list[OperationResult]:
 
 
 def request_examples(schema: BaseSchema) -> dict[str, Any]:
-    """The JSON request-body example of each operation that has one, by operationId."""
+    """Collect the JSON request-body examples of the spec, by operationId."""
     examples: dict[str, Any] = {}
     for item in schema.get_all_operations():
         definition = item.ok().definition.raw
@@ -119,7 +124,7 @@ def request_examples(schema: BaseSchema) -> dict[str, Any]:
 
 
 def preflight(client: httpx.Client, target: Target) -> None:
-    """Raise `GateError` unless the target answers an authenticated request."""
+    """Raise `GateError` unless the target accepts an authenticated request."""
     url = f"/v1.0/{target.project_id}/graphs/quotas"
     try:
         response = client.get(url, timeout=PREFLIGHT_TIMEOUT_SECONDS)
@@ -182,7 +187,7 @@ def _before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> No
 
 
 def _run_pytest(session: GateSession) -> bool:
-    """Run the contract modules; return True when the run was interrupted."""
+    """Run the contract modules and return True when the run was interrupted."""
     # A previous run in this process leaves the modules imported, with the old
     # session's schema in their globals.
     for name in list(sys.modules):
@@ -209,9 +214,9 @@ def _run_pytest(session: GateSession) -> bool:
         GLOBAL_HOOK_DISPATCHER.unregister(_before_call)
     if plugin.collection_errors:
         reason = plugin.collection_errors[0]
-        raise GateError(f"cannot collect the contract modules: {reason}")
+        raise GateError(f"failed to collect the contract modules: {reason}")
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
-        raise GateError(f"pytest could not run the contract modules (exit {code})")
+        raise GateError(f"pytest failed to run the contract modules (exit {code})")
     return code == pytest.ExitCode.INTERRUPTED
 
 
@@ -224,12 +229,14 @@ class _GatePlugin:
         self.collection_errors: list[str] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Run the operations in spec order, whatever module holds them."""
+        """Run the operations in spec order, whatever module contains them."""
         order = {label: index for index, label in enumerate(self.session.labels)}
         items.sort(key=lambda item: order.get(getattr(item, "operation_label", ""), -1))
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Any:
         label = getattr(item, "operation_label", None)
         if label is not None:
             self.session.start_operation(label)

@@ -1,6 +1,6 @@
 """Resources the gate creates before a run and deletes after it.
 
-Random ids only ever reach GES's "graph does not exist" answer, which is right
+Random ids only ever get GES's "graph does not exist" error, which is right
 but leaves the success paths untested. So the gate creates one metadata record
 and one graph through the API itself, from the request examples in the spec
 and with a per-run name prefix, and feeds their ids to part of the cases. Every
@@ -31,10 +31,6 @@ RUNNING_STATUS = "200"
 GONE_CODES = frozenset({"GES.7000", "GES.7054", "GES.7024"})
 
 
-class SeedError(Exception):
-    """A set-up request failed in a way that makes seeding pointless."""
-
-
 class Seeder:
     """Creates the seeded resources and deletes what a run created."""
 
@@ -55,7 +51,7 @@ class Seeder:
         self.notes: list[str] = []
 
     def seed(self) -> SeededIds:
-        """Create the metadata record and the graph; a failure leaves that id out."""
+        """Create the metadata record and the graph, and return the ids that exist."""
         metadata_id = self._create("createMetadata", "metadatas", "metadata")
         graph_id = self._create("createGraph", "", "graph")
         job_id = None
@@ -130,7 +126,7 @@ class Seeder:
             if response.status_code == 200 or code in GONE_CODES:
                 return
             # A graph in a transitional status (importing, stopping, ...)
-            # refuses deletion until it settles.
+            # rejects deletion until it settles.
             if response.status_code != 400 or time.monotonic() > deadline:
                 self.notes.append(
                     f"could not delete {kind} {resource_id}: "

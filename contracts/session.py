@@ -33,14 +33,14 @@ from contracts.wire import SeededIds, rewrite_to_wire
 if TYPE_CHECKING:
     from schemathesis import BaseSchema, Case, CheckFunction, Response
 
-# Seconds to wait for one response; the sandbox answers in milliseconds, a
-# real region in well under a second.
+# Seconds to wait for one response. This is a generous bound, not a measured
+# one: the embedded sandbox replies within milliseconds.
 DEFAULT_REQUEST_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where the run sends its requests and as whom."""
+    """Base URL, project and credentials the run sends its requests with."""
 
     base_url: str
     project_id: str
@@ -101,7 +101,7 @@ class GateSession:
         self._listener(OperationFinished(result))
 
     def prepare(self, case: Case) -> None:
-        """Move `case` to its wire path and project; the `before_call` hook runs this."""
+        """Move `case` to its wire path and project (run by the `before_call` hook)."""
         rewrite_to_wire(case, self.target.project_id, self.seeds)
 
     def exercise(self, case: Case) -> None:
@@ -208,6 +208,7 @@ class GateSession:
             return
         if isinstance(body, dict) and isinstance(body.get("id"), str):
             self.created.append((kind, body["id"]))
+
 
 CREATING_OPERATIONS = {"createGraph": "graph", "createMetadata": "metadata"}
 

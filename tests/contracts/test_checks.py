@@ -3,13 +3,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import openapi
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.core.failures import Failure, FailureGroup
 
+import openapi
 from contracts.checks import CHECKS, envelope_problem
 from tests.contracts.servers import FixedReplyApp, Reply, serve
 
@@ -70,7 +70,9 @@ CHECK_TABLE = [
 ]
 
 
-@pytest.mark.parametrize(("name", "broken", "good"), CHECK_TABLE, ids=[c[0] for c in CHECK_TABLE])
+@pytest.mark.parametrize(
+    ("name", "broken", "good"), CHECK_TABLE, ids=[c[0] for c in CHECK_TABLE]
+)
 def test_check_broken_response_fails(
     name: str, broken: Reply, good: Reply, schema: Any, server: Any
 ) -> None:
@@ -79,7 +81,9 @@ def test_check_broken_response_fails(
     assert len(failures) == 1
 
 
-@pytest.mark.parametrize(("name", "broken", "good"), CHECK_TABLE, ids=[c[0] for c in CHECK_TABLE])
+@pytest.mark.parametrize(
+    ("name", "broken", "good"), CHECK_TABLE, ids=[c[0] for c in CHECK_TABLE]
+)
 def test_check_good_response_passes(
     name: str, broken: Reply, good: Reply, schema: Any, server: Any
 ) -> None:
@@ -105,7 +109,9 @@ def negative_failures(reply: Reply, schema: Any, server: Any) -> list[Failure]:
 def test_negative_data_rejection_accepted_invalid_data_fails(
     schema: Any, server: Any
 ) -> None:
-    failures = negative_failures(Reply(200, body={"graphCount": 0, "graphs": []}), schema, server)
+    failures = negative_failures(
+        Reply(200, body={"graphCount": 0, "graphs": []}), schema, server
+    )
 
     assert failures
     assert all(type(f).__name__ == "AcceptedNegativeData" for f in failures)

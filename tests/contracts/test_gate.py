@@ -11,19 +11,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import openapi
 import pytest
 
+import openapi
 import sandbox
 from tests.contracts.servers import BrokenQuotasApp, RecordingApp, serve
 
 GATE_TIMEOUT_SECONDS = 240
-PROJECT = sandbox.ProjectCredentials("c0ffee00c0ffee00c0ffee00c0ffee00", "gate-test-token-7f3a")
+PROJECT = sandbox.ProjectCredentials(
+    "c0ffee00c0ffee00c0ffee00c0ffee00", "gate-test-token-7f3a"
+)
 ACCESS_KEY = "AKGATETEST0000000001"
 SECRET_KEY = "gate-test-secret-key-91b2"
 
 
-def gate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def gate(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environment = {
         name: value
         for name, value in os.environ.items()
@@ -41,7 +45,14 @@ def gate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 
 def target_args(base_url: str) -> list[str]:
-    return ["--target", base_url, "--project-id", PROJECT.project_id, "--token", PROJECT.token]
+    return [
+        "--target",
+        base_url,
+        "--project-id",
+        PROJECT.project_id,
+        "--token",
+        PROJECT.token,
+    ]
 
 
 def settings() -> sandbox.SandboxSettings:
@@ -64,7 +75,7 @@ def free_port() -> int:
 
 
 def spec_operations() -> dict[str, str]:
-    return {op.operation_id: op.tag for op in openapi.operations()}
+    return {op.operation_id: op.tag for op in openapi.operations().values()}
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +85,18 @@ def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Pa
     return completed.returncode, completed.stdout, report
 
 
-def test_gate_embedded_sandbox_writes_junit(embedded_run: tuple[int, str, Path]) -> None:
+def test_gate_embedded_sandbox_writes_junit(
+    embedded_run: tuple[int, str, Path],
+) -> None:
     returncode, stdout, report = embedded_run
 
     cases = ET.parse(report).getroot().findall("testcase")
 
     assert returncode in (0, 1), stdout[-2000:]
     assert len(cases) == 24
-    assert {case.get("name"): case.get("classname") for case in cases} == spec_operations()
+    assert {
+        case.get("name"): case.get("classname") for case in cases
+    } == spec_operations()
     assert stdout.splitlines()[-1].startswith("Ran ")
 
 
@@ -151,7 +166,10 @@ def test_gate_aksk_credentials_are_accepted(
     [
         (["--max-examples", "0"], "must be at least 1"),
         (["--seed", "x"], "expected a whole number"),
-        (["--target", "ftp://127.0.0.1:1", "--project-id", "p", "--token", "t"], "http(s) URL"),
+        (
+            ["--target", "ftp://127.0.0.1:1", "--project-id", "p", "--token", "t"],
+            "http(s) URL",
+        ),
         (["--target", "http://127.0.0.1:1", "--token", "t"], "needs --project-id"),
         (["--target", "http://127.0.0.1:1", "--project-id", "p"], "needs credentials"),
         (["--project-id", "p"], "apply only with --target"),
@@ -193,7 +211,7 @@ def test_gate_rejected_credentials_exit_two(
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "no such file"), ("openapi: [unclosed", "cannot load the spec")],
+    [(None, "file not found"), ("openapi: [unclosed", "failed to load the spec")],
 )
 def test_gate_unreadable_spec_exits_two(
     tmp_path: Path, content: str | None, message: str

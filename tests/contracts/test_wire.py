@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import openapi
 import pytest
 import schemathesis
 
+import openapi
 from contracts.wire import SeededIds, rewrite_to_wire
 
-SEEDS = SeededIds(graph_id="seeded-graph", metadata_id="seeded-meta", job_id="seeded-job")
+SEEDS = SeededIds(
+    graph_id="seeded-graph", metadata_id="seeded-meta", job_id="seeded-job"
+)
 
 
 @pytest.fixture(scope="module")
