@@ -890,6 +890,10 @@ def render(builder: dashboard.Dashboard) -> str:
     return json.dumps(built, cls=JSONEncoder, indent=2, sort_keys=True) + "\n"
 
 
+def display(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -919,10 +923,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(generated, encoding="utf-8")
-            print(f"wrote {path.relative_to(REPO)}")
+            print(f"wrote {display(path)}")
 
     if stale:
-        names = ", ".join(str(p.relative_to(REPO)) for p in stale)
+        names = ", ".join(display(path) for path in stale)
         print(
             f"stale dashboard JSON: {names}; run `python grafana/dashboards.py`",
             file=sys.stderr,
