@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
         default=1.0,
         help="multiplier on job durations; 0 finishes jobs on the next request",
     )
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        help="requests per second each project may send before getting 429",
+    )
     return parser
 
 
@@ -71,6 +76,7 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
         access_key=args.ak,
         secret_key=secret_key if args.ak else None,
         time_scale=args.time_scale,
+        rate_limit=args.rate_limit,
         host=args.host,
         port=args.port,
     )

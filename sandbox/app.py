@@ -20,6 +20,7 @@ from sandbox.auth import Authenticator
 from sandbox.errors import GatewayError, GesError, SandboxError
 from sandbox.settings import SandboxSettings
 from sandbox.store import ProjectStore
+from sandbox.throttle import TokenBucket
 from sandbox.validation import boolean_param, check_body, page_params
 
 logger = logging.getLogger(__name__)
@@ -235,6 +236,12 @@ class SandboxApp:
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
         self.authenticator = Authenticator(settings)
+        self.buckets: dict[str, TokenBucket] = {}
+        if settings.rate_limit is not None:
+            self.buckets = {
+                p.project_id: TokenBucket(settings.rate_limit, settings.rate_burst)
+                for p in settings.projects
+            }
         self.stores = {
             p.project_id: ProjectStore(p.project_id, settings)
             for p in settings.projects
@@ -283,6 +290,8 @@ class SandboxApp:
         store = self.stores.get(project_id)
         if store is None:
             raise GesError("GES.0016", "The project does not exist.")
+        if project_id in self.buckets:
+            self.buckets[project_id].take()
 
         query = dict(query_pairs)
         if name in ("graphAction", "systemAction"):

@@ -46,13 +46,17 @@ class SandboxSettings:
     `access_key`/`secret_key`, when both are set, are one account's key pair:
     requests signed with it may reach every configured project. `time_scale`
     multiplies every job and creation duration; 0 finishes jobs on the next
-    request.
+    request. `rate_limit`, when set, is the requests per second each project
+    may send, with bursts of `rate_burst`; the gateway answers the excess with
+    429 and a Retry-After header.
     """
 
     projects: tuple[ProjectCredentials, ...] = field(default_factory=_default_projects)
     access_key: str | None = None
     secret_key: str | None = None
     time_scale: float = 1.0
+    rate_limit: float | None = None
+    rate_burst: int = 10
     host: str = DEFAULT_HOST
     port: int = 0
     graph_quota: int = DEFAULT_GRAPH_QUOTA
@@ -73,6 +77,10 @@ class SandboxSettings:
             raise ValueError("access_key and secret_key must be set together")
         if self.time_scale < 0:
             raise ValueError(f"time_scale must be >= 0, got {self.time_scale}")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError(f"rate_limit must be > 0, got {self.rate_limit}")
+        if self.rate_burst < 1:
+            raise ValueError(f"rate_burst must be >= 1, got {self.rate_burst}")
 
     def __repr__(self) -> str:
         return (
