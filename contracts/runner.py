@@ -78,27 +78,22 @@ def load_schema(
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         raise GateError(f"failed to load the spec `{spec_path}`: {reason}") from None
     schema.config.update(base_url=base_url)
-    if options.operation_ids:
-        known = {
-            item.ok().definition.raw.get("operationId")
-            for item in schema.get_all_operations()
-        }
-        unknown = sorted(set(options.operation_ids) - known)
-        if unknown:
-            raise GateError(
-                f"operation `{unknown[0]}` not found in the spec; "
-                "pass an operationId it defines"
-            )
-        schema = schema.include(operation_id=list(options.operation_ids))
     return schema
 
 
-def operation_results(schema: BaseSchema) -> list[OperationResult]:
-    """Build one empty result per operation of `schema`, in spec order."""
+def operation_results(
+    schema: BaseSchema, operation_ids: tuple[str, ...] = ()
+) -> list[OperationResult]:
+    """Build one empty result per selected operation, in spec order.
+
+    An empty `operation_ids` selects every operation of `schema`.
+    """
     results = []
     for item in schema.get_all_operations():
         operation = item.ok()
         definition = operation.definition.raw
+        if operation_ids and definition.get("operationId") not in operation_ids:
+            continue
         tags = definition.get("tags") or ["untagged"]
         results.append(
             OperationResult(
@@ -107,6 +102,12 @@ def operation_results(schema: BaseSchema) -> list[OperationResult]:
                 method=operation.method.upper(),
                 path=operation.path,
             )
+        )
+    unknown = sorted(set(operation_ids) - {result.operation_id for result in results})
+    if unknown:
+        raise GateError(
+            f"operation `{unknown[0]}` not found in the spec; "
+            "pass an operationId it defines"
         )
     return results
 
@@ -149,7 +150,8 @@ def execute(
     """Run every contract module against `target` and return what it found."""
     seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
     schema = load_schema(spec_path, target.base_url, options, seed)
-    result = RunResult(operations=operation_results(schema), seed=seed)
+    operations = operation_results(schema, options.operation_ids)
+    result = RunResult(operations=operations, seed=seed)
     started = time.monotonic()
 
     client = httpx.Client(
@@ -228,10 +230,16 @@ class _GatePlugin:
         self.errors: dict[str, str] = {}
         self.collection_errors: list[str] = []
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Run the operations in spec order, whatever module contains them."""
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Keep the selected operations and run them in spec order."""
         order = {label: index for index, label in enumerate(self.session.labels)}
-        items.sort(key=lambda item: order.get(getattr(item, "operation_label", ""), -1))
+        selected = [item for item in items if _label(item) in order]
+        deselected = [item for item in items if _label(item) not in order]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+        items[:] = sorted(selected, key=lambda item: order[_label(item)])
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(
@@ -253,6 +261,10 @@ class _GatePlugin:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors.append(_report_reason(report))
+
+
+def _label(item: pytest.Item) -> str:
+    return getattr(item, "operation_label", "")
 
 
 def _report_reason(report: pytest.TestReport | pytest.CollectReport) -> str:

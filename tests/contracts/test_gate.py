@@ -128,7 +128,9 @@ def test_gate_nonconforming_target_exits_one(tmp_path: Path) -> None:
     assert all("X-Auth-Token: ***" in line for line in curl_lines)
     assert PROJECT.token not in completed.stdout + completed.stderr
     assert PROJECT.token not in report.read_text()
-    failure = ET.parse(report).getroot().find("testcase/failure")
+    cases = ET.parse(report).getroot().findall("testcase")
+    assert [case.get("name") for case in cases] == ["listQuotas"]
+    failure = cases[0].find("failure")
     assert failure is not None
     assert "response_schema_conformance" in (failure.get("type") or "")
 
