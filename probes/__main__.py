@@ -18,21 +18,16 @@ import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from types import FrameType
 
 from probes import logs
 from probes.auth import IamCredentials
 from probes.config import Auth, Config, ConfigError, Target, load_config
-from probes.exposition import (
-    DaemonStatus,
-    MetricsServer,
-    ProbeCollector,
-    build_registry,
-)
+from probes.daemon import Daemon
+from probes.exposition import MetricsServer, build_registry
 from probes.logs import log
-from probes.runner import TargetPoller, load_contract, start_polling
+from probes.runner import load_contract
 from probes.workload import embedded_sandbox
 
 DEFAULT_LISTEN_ADDRESS = "127.0.0.1:9733"
@@ -194,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         if config is None:
             config = _start_embedded(stack, args.interval)
-        return serve(config, host, port)
+        return serve(config, host, port, args.config_file)
 
 
 def _start_embedded(stack: contextlib.ExitStack, interval: float | None) -> Config:
@@ -214,16 +209,20 @@ def _start_embedded(stack: contextlib.ExitStack, interval: float | None) -> Conf
     )
 
 
-def serve(config: Config, host: str, port: int) -> int:
-    """Poll every target and serve /metrics until SIGINT or SIGTERM."""
+def serve(config: Config, host: str, port: int, config_file: str | None = None) -> int:
+    """Poll every target and serve /metrics until SIGINT or SIGTERM.
+
+    With `config_file`, SIGHUP loads the file again; an invalid file keeps the
+    running targets and sets ges_probe_config_last_reload_successful to 0.
+    """
     validator, statuses = load_contract()
-    stop = threading.Event()
-    pollers = [TargetPoller(t, validator, statuses, stop=stop) for t in config.targets]
-    status = DaemonStatus()
-    status.config_loaded(True)
-    registry = build_registry(ProbeCollector(pollers, config.label_names(), status))
+    reload_config = (lambda: load_config(config_file)) if config_file else None
+    daemon = Daemon(config, validator, statuses, reload_config)
+    registry = build_registry(daemon.collector)
     try:
-        server = MetricsServer(host, port, registry, healthy=lambda: not stop.is_set())
+        server = MetricsServer(
+            host, port, registry, healthy=lambda: not daemon.stopping.is_set()
+        )
     except OSError as exc:
         print(
             f"ges-probe: cannot listen on {host}:{port}: {exc.strerror}; "
@@ -232,23 +231,22 @@ def serve(config: Config, host: str, port: int) -> int:
         )
         return 1
 
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        daemon.request_stop()
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    def on_reload(signum: int, frame: FrameType | None) -> None:
+        daemon.request_reload()
+
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGHUP, on_reload)
     server.start()
     log(logger, logging.INFO, "serving metrics", url=server.url,
-        targets=len(pollers), interval_seconds=config.interval_seconds)  # fmt: skip
-    threads = start_polling(pollers, config.interval_seconds)
-    stop.wait()
+        targets=len(config.targets), interval_seconds=config.interval_seconds)  # fmt: skip
+    daemon.run()
 
     log(logger, logging.INFO, "stopping")
     server.stop()
-    for thread in threads:
-        thread.join(timeout=10)
-    for poller in pollers:
-        poller.close()
     return 0
 
 

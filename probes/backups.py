@@ -26,7 +26,7 @@ def collect_backups(context: CollectContext) -> Samples:
                 raise client.malformed(
                     OPERATION, "a backup has no string `graphId` or `status`"
                 )
-            # Backups without an id cannot be told apart, so each counts.
+            # Backups without an id cannot be distinguished, so each one counts.
             key = backup.get("id")
             by_id[key if isinstance(key, str) else f"#{len(by_id)}"] = backup
     backups = list(by_id.values())

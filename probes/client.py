@@ -2,7 +2,7 @@
 
 Errors raised by `GesClient`, all subclasses of `ApiError`:
 
-- `ApiResponseError`: the API answered with a status other than 200, after any
+- `ApiResponseError`: the API responded with a status other than 200, after any
   retries; it carries the status and the GES or APIGW error code.
 - `ApiTransportError`: no response (connect or read timeout, refused
   connection, IAM could not issue a token), after any retries.
@@ -55,7 +55,7 @@ class ApiError(Exception):
 
 
 class ApiResponseError(ApiError):
-    """The API answered with an error status."""
+    """The API responded with an error status."""
 
     def __init__(self, operation: str, status_code: int, error_code: str) -> None:
         super().__init__(
@@ -67,11 +67,11 @@ class ApiResponseError(ApiError):
 
 
 class ApiTransportError(ApiError):
-    """The API did not answer at all."""
+    """The API sent no response at all."""
 
 
 class MalformedResponseError(ApiError):
-    """The API answered 200 with a body the probe cannot use."""
+    """The API responded 200 with a body the probe cannot use."""
 
     def __init__(self, operation: str, reason: str) -> None:
         super().__init__(
@@ -130,7 +130,7 @@ class RetryPolicy:
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Return the seconds a Retry-After header asks for (RFC 9110, section 10.2.3)."""
+    """Return the wait in seconds a Retry-After header requests (RFC 9110, 10.2.3)."""
     if value is None:
         return None
     value = value.strip()
@@ -237,7 +237,7 @@ class GesClient:
         """Yield each page of a paged listing; stop after `count_key` items.
 
         The number of requests is ceil(count / limit), at least 1: the count
-        from the first page says how many pages follow, so no empty page is
+        in the first page gives the number of pages, so no empty page is
         requested after the last one.
         """
         offset = 0
@@ -297,11 +297,11 @@ class GesClient:
             return None
         if response is not None and response.status_code == 429:
             header = response.headers.get("Retry-After")
-            asked = parse_retry_after(header, time.time())
-            if asked is not None:
-                if asked > self._retry.retry_after_max_seconds:
+            requested = parse_retry_after(header, time.time())
+            if requested is not None:
+                if requested > self._retry.retry_after_max_seconds:
                     return None
-                return asked
+                return requested
         return self._retry.backoff(attempt, self._rng)
 
     def _finish(self, operation: str, response: httpx.Response) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 `openapi.validate_response` (Python jsonschema) takes about 85 ms for one page
 of 1,000 jobs, which would make a 100,000-job cycle spend most of its time
-validating. `ContractValidator` first asks jsonschema_rs, compiled from the
-same document (`openapi.load_spec()`), whether the body is valid; that takes
-well under a millisecond per page. Only a body it rejects, or a status the
+validating. `ContractValidator` first checks the body with jsonschema_rs,
+compiled from the same document (`openapi.load_spec()`), which takes well
+under a millisecond per page. Only a body it rejects, or a status the
 document does not list, goes to `openapi.validate_response`, whose violations
 are the ones counted, so the reported kinds and messages stay the loader's.
 """

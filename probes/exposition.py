@@ -55,24 +55,41 @@ class ProbeCollector:
         label_names: Sequence[str],
         status: DaemonStatus | None = None,
     ) -> None:
-        self.pollers = pollers
-        self.label_names = tuple(label_names)
+        self._current = (list(pollers), tuple(label_names))
         self.status = status or DaemonStatus()
+
+    def replace(
+        self, pollers: Sequence[TargetPoller], label_names: Sequence[str]
+    ) -> None:
+        """Show `pollers` from the next scrape on, after a config reload."""
+        self._current = (list(pollers), tuple(label_names))
+
+    @property
+    def pollers(self) -> Sequence[TargetPoller]:
+        return self._current[0]
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return self._current[1]
 
     def collect(self) -> Iterator[Metric]:
         now = time.time()
-        rows = [(self._target_labels(p), p.state) for p in self.pollers]
+        # One read of the pair, so a reload during a scrape cannot mix them.
+        pollers, label_names = self._current
+        rows = [(self._target_labels(p, label_names), p.state) for p in pollers]
         for spec in metrics.TARGET_METRICS:
-            family = _new_family(spec, metrics.TARGET_LABELS + self.label_names)
+            family = _new_family(spec, metrics.TARGET_LABELS + label_names)
             for base, state in rows:
                 with state.lock:
                     _fill(family, spec, base, state, now)
             yield family
         yield from self._daemon_families()
 
-    def _target_labels(self, poller: TargetPoller) -> tuple[str, ...]:
+    def _target_labels(
+        self, poller: TargetPoller, label_names: tuple[str, ...]
+    ) -> tuple[str, ...]:
         target = poller.target
-        configured = tuple(target.labels.get(name, "") for name in self.label_names)
+        configured = tuple(target.labels.get(name, "") for name in label_names)
         return (target.name, target.project_id, *configured)
 
     def _daemon_families(self) -> Iterator[Metric]:

@@ -22,7 +22,7 @@ FORGET_AFTER_CYCLES = 10
 
 @dataclass
 class _Tally:
-    """What one listing adds up to; pages are folded in one at a time."""
+    """Totals of one listing, to which pages are added one at a time."""
 
     by_status: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     oldest_begin: float | None = None
