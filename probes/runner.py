@@ -114,11 +114,12 @@ class TargetPoller:
         success = not failures
         self.state.finish_cycle(success, seconds, time.time())
 
-        graph_count = 0
+        graph_count, omitted = 0, 0.0
         snapshot = self.state.snapshots.get("graphs")
         if snapshot is not None:
             by_status = snapshot.samples.values.get(metrics.GRAPH_BY_STATUS, {})
             graph_count = int(sum(by_status.values()))
+            omitted = snapshot.samples.get(metrics.PROBE_GRAPHS_OMITTED) or 0.0
         log(
             logger,
             logging.INFO,
@@ -129,6 +130,15 @@ class TargetPoller:
             graphs=graph_count,
             failed_collections=",".join(failures) or "none",
         )
+        if omitted:
+            log(
+                logger,
+                logging.WARNING,
+                "graph cap reached; some graphs have no per-graph series",
+                target=self.target.name,
+                graphs_omitted=int(omitted),
+                max_exported=self.target.max_exported_graphs,
+            )
         return success
 
     def _collect(self, kind: str) -> bool:
