@@ -64,6 +64,9 @@ def load_schema(
                 "mode": "all",
                 "max-examples": options.max_examples,
                 "database": "none",
+                # Set explicitly, so that Hypothesis's own `ci` profile cannot
+                # derandomize a run and make `--seed` meaningless.
+                "deterministic": False,
                 # The gate sends its own credentials, so generated values for
                 # the token and signature headers would only be noise.
                 "with-security-parameters": False,
