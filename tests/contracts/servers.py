@@ -54,7 +54,7 @@ class Reply:
 
 
 class FixedReplyApp:
-    """Answers every request with `reply`, which a test sets before sending."""
+    """An app that replies to every request with `reply`, set by the test."""
 
     def __init__(self) -> None:
         self.reply = Reply()
@@ -79,7 +79,7 @@ class FixedReplyApp:
 
 
 class RecordingApp:
-    """Passes requests to `app` and records method, path, query and body of each."""
+    """An app that passes requests to `app` and records each one and its status."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -118,7 +118,7 @@ class RecordingApp:
 
 
 class BrokenQuotasApp:
-    """The sandbox, except that listQuotas answers a body its schema rejects."""
+    """The sandbox, except that listQuotas returns a body its schema rejects."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
