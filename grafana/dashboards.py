@@ -3,10 +3,10 @@
     python grafana/dashboards.py           # rewrite grafana/dashboards/*.json
     python grafana/dashboards.py --check   # exit 1 if a committed file is stale
 
-Metric names come from `probes.metrics`, recording rule names are checked
-against prometheus/rules/ges-recording.yaml, and the graph status codes come
-from the GraphStatus schema of the OpenAPI document, so a renamed metric, rule
-or status fails here instead of leaving an empty panel.
+Metric names come from `probes.metrics`, and recording rule names are checked
+against prometheus/rules/ges-recording.yaml. The graph status codes come from
+the GraphStatus schema of the OpenAPI document. A renamed metric, rule or
+status therefore fails here instead of leaving an empty panel.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ JOB_KIND = 'project_id=~"$project", job_name=~"$job_name"'
 # The scrape job name of both example configurations in prometheus/.
 PROBE_SCRAPE_JOB = "ges-probe"
 
-# Display names of the GraphStatus codes; -1 is what the recording rule
-# target_graph:ges_graph_status:code records for a code the document lacks.
+# Display names of the GraphStatus codes. The recording rule
+# target_graph:ges_graph_status:code records -1 for a code the document lacks.
 STATUS_NAMES = {
     "100": "preparing",
     "200": "running",

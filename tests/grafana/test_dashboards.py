@@ -153,7 +153,7 @@ def test_status_timeline_maps_every_spec_status(overview: dict[str, object]) -> 
     assert mapped == codes | {"-1"}
 
 
-def test_datasource_provisioning_matches_dashboards() -> None:
+def test_datasource_provisioning_is_prometheus() -> None:
     path = PROVISIONING / "datasources" / "ges-prometheus.yaml"
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
 
