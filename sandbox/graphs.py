@@ -79,6 +79,11 @@ def create_graph(store: ProjectStore, spec: dict[str, Any]) -> dict[str, Any]:
             raise GesError("GES.7031", f"Got `{bind_type}`.")
         if bind_type == "bind_existing" and not public_ip.get("eipId"):
             raise GesError("GES.7033", "`bind_existing` needs an `eipId`.")
+    # The SDK marks both tag fields optional, but a tag needs both to mean
+    # anything.
+    tags = spec.get("sys_tags", [])
+    if any("key" not in tag or "value" not in tag for tag in tags):
+        raise GesError("GES.7049", "Each of `sys_tags` needs a `key` and a `value`.")
     if len(store.graphs) >= store.graph_quota:
         raise GesError("GES.7018", f"The project may hold {store.graph_quota} graphs.")
     edges = model.EDGES_BY_SIZE_INDEX[size_index]
@@ -109,7 +114,7 @@ def create_graph(store: ProjectStore, spec: dict[str, Any]) -> dict[str, Any]:
         encrypted=spec.get("encryption", {}).get("enable", False),
         master_key_id=spec.get("encryption", {}).get("masterKeyId"),
         multi_az=spec.get("enableMultiAz", False),
-        sys_tags=[f"{t['key']}={t['value']}" for t in spec.get("sys_tags", [])],
+        sys_tags=[f"{tag['key']}={tag['value']}" for tag in tags],
     )
     if public_ip is not None:
         graph.eip_id = public_ip.get("eipId") or model.new_uuid()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -147,7 +147,7 @@ def test_aksk_tampered_body_is_rejected(sandbox_server):
 def test_aksk_stale_date_is_rejected(sandbox_server):
     project = sandbox_server.projects[0]
     url = httpx.URL(f"{sandbox_server.base_url}/v1.0/{project.project_id}/graphs")
-    an_hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
 
     headers = signed_headers(url, when=an_hour_ago)
     response = httpx.get(url, headers=headers)

@@ -92,6 +92,7 @@ def test_cli_rejects_unpaired_tokens_with_one_line():
             "--token",
             "t",
         ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=30,
@@ -105,6 +106,7 @@ def test_cli_rejects_unpaired_tokens_with_one_line():
 def test_cli_rejects_non_loopback_host():
     result = subprocess.run(
         [sys.executable, "-m", "sandbox", "--host", "0.0.0.0"],
+        check=False,
         capture_output=True,
         text=True,
         timeout=30,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 import openapi
@@ -55,7 +57,7 @@ def test_creation_from_failing_obs_path_ends_creation_failed(api: GesApi):
 
 
 def _transitions(seen: list[str]) -> list[tuple[str, str]]:
-    return list(zip(seen, seen[1:]))
+    return list(itertools.pairwise(seen))
 
 
 @pytest.mark.parametrize(
@@ -284,3 +286,22 @@ def test_bad_graph_ids_are_rejected_with_ges_error(api: GesApi, graph_id):
 
     assert 400 <= response.status_code < 500
     assert response.json()["errorCode"].startswith("GES.")
+
+
+@pytest.mark.parametrize(
+    "tag", [{"value": "ep-1"}, {"key": "_sys_enterprise_project_id"}]
+)
+def test_incomplete_sys_tag_is_rejected(api: GesApi, tag):
+    graph = {
+        "name": "graph_tags",
+        "graphSizeTypeIndex": "1",
+        "vpcId": "v",
+        "subnetId": "s",
+        "securityGroupId": "g",
+        "sys_tags": [tag],
+    }
+
+    response = api.post(json={"graph": graph})
+
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "GES.7049"
