@@ -133,6 +133,28 @@ def test_backups_report_last_success_per_graph(
     )
 
 
+def test_backups_deleted_backup_leaves_metrics(
+    poller_factory: Any, fresh_sandbox: sandbox.RunningSandbox, api: GesApi
+) -> None:
+    graph_id = api.create_running_graph("graph_backup_gone")
+    job_id = api.post(f"/{graph_id}/backups").json()["jobId"]
+    api.wait_job(graph_id, job_id)
+    poller = poller_factory(sandbox_target(fresh_sandbox))
+    poller.run_cycle()
+    assert value(scrape(poller), "ges_backup_by_status", graph_id=graph_id) == 1
+
+    backup_id = api.get(f"/{graph_id}/backups").json()["backupList"][0]["id"]
+    assert api.delete(f"/{graph_id}/backups/{backup_id}").status_code == 200
+    poller.run_cycle()
+
+    text = scrape(poller)
+    assert value(text, "ges_backup_by_status", graph_id=graph_id) is None
+    assert (
+        value(text, "ges_backup_last_success_timestamp_seconds", graph_id=graph_id)
+        is None
+    )
+
+
 def test_orphans_gate_prefixed_graph_counted(
     poller_factory: Any, fresh_sandbox: sandbox.RunningSandbox, api: GesApi
 ) -> None:
