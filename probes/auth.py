@@ -122,6 +122,10 @@ class TokenSource:
                 self.issued += 1
             return self._token
 
+    def close(self) -> None:
+        """Close the HTTP client used to reach IAM."""
+        self._http.close()
+
     @property
     def expires_at(self) -> float:
         """Unix time at which the current token expires; 0 before the first."""

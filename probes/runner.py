@@ -74,10 +74,11 @@ class TargetPoller:
         self.state = TargetState()
         self.graph_statuses = tuple(graph_statuses)
         self.stop = stop or threading.Event()
+        self.auth = build_auth(target, target.timeouts.to_httpx())
         self.client = GesClient(
             target.url,
             target.project_id,
-            build_auth(target, target.timeouts.to_httpx()),
+            self.auth,
             self.state,
             validator,
             timeouts=target.timeouts,
@@ -89,6 +90,8 @@ class TargetPoller:
 
     def close(self) -> None:
         self.client.close()
+        if isinstance(self.auth, IamPasswordAuth):
+            self.auth.source.close()
 
     def _initialize_counters(self) -> None:
         """Start the API counters at 0, so a rate over them exists from the start.
