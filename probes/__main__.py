@@ -26,7 +26,8 @@ from probes.auth import IamCredentials
 from probes.config import Auth, Config, ConfigError, Target, load_config
 from probes.daemon import Daemon
 from probes.exposition import MetricsServer, build_registry
-from probes.logs import log
+from probes.history import CycleHistory
+from probes.logs import CYCLE_LOGGER, log
 from probes.runner import load_contract
 from probes.workload import embedded_sandbox
 
@@ -219,9 +220,15 @@ def serve(config: Config, host: str, port: int, config_file: str | None = None) 
     reload_config = (lambda: load_config(config_file)) if config_file else None
     daemon = Daemon(config, validator, statuses, reload_config)
     registry = build_registry(daemon.collector)
+    history = CycleHistory()
+    logging.getLogger(CYCLE_LOGGER).addHandler(history)
     try:
         server = MetricsServer(
-            host, port, registry, healthy=lambda: not daemon.stopping.is_set()
+            host,
+            port,
+            registry,
+            healthy=lambda: not daemon.stopping.is_set(),
+            logs=history.text,
         )
     except OSError as exc:
         print(

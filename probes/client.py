@@ -167,8 +167,10 @@ class GesClient:
         transport: httpx.BaseTransport | None = None,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
+        target_name: str = "",
     ) -> None:
         self.project_id = project_id
+        self.target_name = target_name
         self.recorder = recorder
         self._validator = validator
         self._retry = retry
@@ -216,6 +218,7 @@ class GesClient:
                 logger,
                 logging.WARNING,
                 "retrying API request",
+                target=self.target_name,
                 operation=operation,
                 attempt=attempt,
                 wait_seconds=wait,

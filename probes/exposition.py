@@ -1,7 +1,8 @@
 """Render the targets' state as Prometheus metric families, and serve them.
 
 `/metrics` returns the text exposition format 0.0.4; `/healthz` returns 200
-while the daemon runs. Every target-scoped family carries `target`,
+while the daemon runs; `/logs` returns recent poll-cycle log lines, of one
+target with `?target=NAME`. Every target-scoped family carries `target`,
 `project_id` and the union of the configured label names (a target without
 one of them gets an empty value, which Prometheus treats as absent).
 """
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -190,8 +192,9 @@ class MetricsServer:
     def __init__(
         self, host: str, port: int, registry: CollectorRegistry,
         healthy: Callable[[], bool] = lambda: True,
+        logs: Callable[[str | None], str] | None = None,
     ) -> None:  # fmt: skip
-        handler = _make_handler(registry, healthy)
+        handler = _make_handler(registry, healthy, logs)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -221,11 +224,13 @@ class MetricsServer:
 
 
 def _make_handler(
-    registry: CollectorRegistry, healthy: Callable[[], bool]
+    registry: CollectorRegistry,
+    healthy: Callable[[], bool],
+    logs: Callable[[str | None], str] | None,
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             if path == "/metrics":
                 self._send(200, CONTENT_TYPE_LATEST, render(registry))
             elif path == "/healthz":
@@ -233,8 +238,12 @@ def _make_handler(
                 self._send(
                     200 if ok else 503, "text/plain", b"ok\n" if ok else b"stopping\n"
                 )
+            elif path == "/logs" and logs is not None:
+                target = parse_qs(query).get("target", [None])[0]
+                self._send(200, "text/plain; charset=utf-8", logs(target).encode())
             else:
-                self._send(404, "text/plain", b"not found; try /metrics or /healthz\n")
+                message = b"not found; try /metrics, /healthz or /logs\n"
+                self._send(404, "text/plain", message)
 
         def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)

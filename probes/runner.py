@@ -85,6 +85,7 @@ class TargetPoller:
             retry=target.retries,
             transport=transport,
             stop=self.stop,
+            target_name=target.name,
         )
         self._initialize_counters()
 

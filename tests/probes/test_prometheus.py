@@ -119,6 +119,15 @@ def test_promtool_accepts_embedded_exposition(embedded_probe: str) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_logs_show_poll_cycles(embedded_probe: str) -> None:
+    response = httpx.get(
+        f"http://{embedded_probe}/logs", params={"target": "sandbox"}, timeout=5
+    )
+
+    assert response.status_code == 200
+    assert 'msg="poll cycle finished" target=sandbox' in response.text
+
+
 def test_healthz_unknown_path_returns_404(embedded_probe: str) -> None:
     response = httpx.get(f"http://{embedded_probe}/nothing", timeout=5)
 

@@ -26,7 +26,7 @@ def write_config(path: Path, running: sandbox.RunningSandbox, env: str) -> None:
         f"    url: {running.base_url}\n"
         f"    project_id: {project.project_id}\n"
         f"    labels: {{env: {env}}}\n"
-        "    auth: {token: \"${GES_TEST_RELOAD_TOKEN}\"}\n",
+        '    auth: {token: "${GES_TEST_RELOAD_TOKEN}"}\n',
         encoding="utf-8",
     )
 
