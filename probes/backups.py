@@ -6,11 +6,12 @@ from collections import Counter
 from typing import Any
 
 from probes import metrics
-from probes.collect import CollectContext, label, parse_epoch_millis
+from probes.collect import CollectContext, known_value, label, parse_epoch_millis
 from probes.state import Samples
 
 OPERATION = "listBackups"
 PATH = "/v1.0/{project_id}/graphs/backups"
+BACKUP_STATUSES = ("backing_up", "success", "failed")
 
 
 def collect_backups(context: CollectContext) -> Samples:
@@ -45,7 +46,7 @@ def collect_backups(context: CollectContext) -> Samples:
         if graph_id not in exported:
             continue
         names.setdefault(graph_id, label(backup.get("graphName")))
-        by_status[(graph_id, backup["status"])] += 1
+        by_status[(graph_id, known_value(backup["status"], BACKUP_STATUSES))] += 1
         ended = parse_epoch_millis(backup.get("endTimestamp"))
         if backup["status"] == "success" and ended is not None:
             last_success[graph_id] = max(ended, last_success.get(graph_id, 0.0))

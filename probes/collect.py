@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from probes import metrics
 from probes.client import GesClient
 from probes.config import Target
 from probes.state import Samples, TargetState
@@ -40,6 +41,17 @@ def label(value: Any) -> str:
     """Return `value` as a label value: a string of bounded length."""
     text = "" if value is None else str(value)
     return text[:MAX_LABEL_LENGTH]
+
+
+def known_value(value: Any, known: tuple[str, ...]) -> str:
+    """Return `value` if it is one of `known`, else the `unknown` label value.
+
+    Status labels go through this, so a misbehaving API cannot create series
+    without bound.
+    """
+    if isinstance(value, str) and value in known:
+        return value
+    return metrics.UNKNOWN_STATUS
 
 
 def parse_wire_time(value: Any) -> float | None:

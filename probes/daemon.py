@@ -76,6 +76,7 @@ class Daemon:
     def reload(self) -> bool:
         """Load the config again; keep the running one when the new one is invalid."""
         if self.reload_config is None:
+            log(logger, logging.INFO, "reload ignored: no --config.file to reload")
             return False
         try:
             config = self.reload_config()

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from probes import metrics
-from probes.collect import CollectContext, label, parse_wire_time
+from probes.collect import CollectContext, known_value, label, parse_wire_time
 from probes.state import Samples
 
 OPERATION = "listGraphs"
@@ -36,7 +36,8 @@ def collect_graphs(context: CollectContext) -> Samples:
     graphs = list(by_id.values())
 
     samples = Samples()
-    by_status = Counter(graph["status"] for graph in graphs)
+    known = context.graph_statuses
+    by_status = Counter(known_value(graph["status"], known) for graph in graphs)
     for status, count in by_status.items():
         samples.set(metrics.GRAPH_BY_STATUS, (label(status),), count)
 

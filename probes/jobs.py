@@ -7,17 +7,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from probes import metrics
-from probes.collect import CollectContext, label, parse_wire_time
+from probes.collect import CollectContext, known_value, label, parse_wire_time
 from probes.state import Samples
 
 OPERATION = "listJobs"
 PATH = "/v1.0/{project_id}/graphs/jobs"
 FINISHED = ("success", "failed")
 UNFINISHED = ("pending", "waiting", "running")
+# `waiting` is Doc-2019's word for `pending`; GES v2 adds `partiallyFailed`.
+JOB_STATUSES = (*UNFINISHED, *FINISHED, "partiallyFailed")
 # A finished job missing from this many listings in a row is forgotten. A job
 # that shifts between pages while the listing is paged is missing from one
 # listing only, so it is not observed a second time when it comes back.
 FORGET_AFTER_CYCLES = 10
+# GES documents one jobType and about a dozen jobName values. Past this many
+# (type, name) pairs per target, further pairs are exported as `other`, so an
+# API sending arbitrary names cannot create series without bound.
+MAX_JOB_KINDS = 100
+OTHER_KIND = ("other", "other")
 
 
 @dataclass
@@ -34,7 +41,6 @@ class _Tally:
 
 def collect_jobs(context: CollectContext) -> Samples:
     client, target = context.client, context.target
-    seen = context.state.finished_jobs
     tally = _Tally()
     # Pages are folded one by one so that only one page of raw job objects is
     # held at a time, whatever the number of jobs.
@@ -48,7 +54,7 @@ def collect_jobs(context: CollectContext) -> Samples:
                 raise client.malformed(
                     OPERATION, "a job has no string `jobId` or `status`"
                 )
-            _fold(tally, job, seen)
+            _fold(tally, job, context)
 
     samples = Samples()
     for labels, count in tally.by_status.items():
@@ -61,10 +67,21 @@ def collect_jobs(context: CollectContext) -> Samples:
     return samples
 
 
-def _fold(tally: _Tally, job: dict[str, Any], seen: dict[str, int]) -> None:
+def _job_kind(job: dict[str, Any], kinds: set[tuple[str, str]]) -> tuple[str, str]:
+    kind = (label(job.get("jobType")), label(job.get("jobName")))
+    if kind in kinds:
+        return kind
+    if len(kinds) >= MAX_JOB_KINDS:
+        return OTHER_KIND
+    kinds.add(kind)
+    return kind
+
+
+def _fold(tally: _Tally, job: dict[str, Any], context: CollectContext) -> None:
+    seen = context.state.finished_jobs
     status = job["status"]
-    job_type, job_name = label(job.get("jobType")), label(job.get("jobName"))
-    tally.by_status[(job_type, job_name, label(status))] += 1
+    job_type, job_name = _job_kind(job, context.state.job_kinds)
+    tally.by_status[(job_type, job_name, known_value(status, JOB_STATUSES))] += 1
 
     if status in UNFINISHED:
         begin = parse_wire_time(job.get("beginTime"))

@@ -95,6 +95,8 @@ class TargetState:
         # Resource id -> time the probe first saw it, for orphans without a
         # creation time in the API.
         self.first_seen: dict[str, float] = {}
+        # (job type, job name) pairs used as label values so far.
+        self.job_kinds: set[tuple[str, str]] = set()
         self.cycles = 0
 
     def replace(self, kind: str, samples: Samples, now: float) -> None:

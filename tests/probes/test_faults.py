@@ -322,3 +322,37 @@ def test_graphs_unknown_status_maps_to_unknown_state(
     assert states["unknown"] == 1
     assert states["200"] == 0
     assert sum(states.values()) == 1
+
+
+def test_jobs_arbitrary_names_bounded(
+    poller_factory: Any, server: FaultyServer
+) -> None:
+    jobs = [
+        {"jobId": f"job-{i}", "status": "odd", "jobType": "GraphManagement",
+         "jobName": f"Name{i}", "relatedGraph": "g"}
+        for i in range(150)
+    ]  # fmt: skip
+    server.default(f"{GRAPHS}/jobs", Reply(200, {"jobCount": 150, "jobList": jobs}))
+    target = make_target(server.url, PROJECT, collections=("jobs",))
+    poller = poller_factory(target)
+
+    assert poller.run_cycle() is True
+
+    rows = samples(scrape(poller), "ges_job_by_status")
+    assert len(rows) == 101
+    assert {labels["status"] for labels, _ in rows} == {"unknown"}
+    assert value(scrape(poller), "ges_job_by_status", job_name="other") == 50
+
+
+def test_graphs_unknown_status_counted_as_unknown(
+    poller_factory: Any, server: FaultyServer
+) -> None:
+    server.default(GRAPHS, graphs_reply(graph("id-1", "graph_1", status="777")))
+    target = make_target(server.url, PROJECT, collections=("graphs",))
+    poller = poller_factory(target)
+
+    poller.run_cycle()
+
+    text = scrape(poller)
+    assert value(text, "ges_graph_by_status", status="unknown") == 1
+    assert value(text, "ges_graph_by_status", status="777") is None
