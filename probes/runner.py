@@ -9,11 +9,13 @@ from collections.abc import Sequence
 
 import httpx
 
+import openapi
 from probes import backups, graphs, jobs, metrics, quotas
 from probes.auth import AkSkAuth, IamPasswordAuth, TokenAuth, TokenSource
 from probes.client import ApiError, GesClient, ResponseValidator
 from probes.collect import CollectContext, Collection
 from probes.config import Target
+from probes.contract import ContractValidator
 from probes.logs import CYCLE_LOGGER, log
 from probes.state import TargetState
 
@@ -51,9 +53,6 @@ def build_auth(target: Target, timeouts: httpx.Timeout) -> httpx.Auth:
 
 def load_contract() -> tuple[ResponseValidator, tuple[str, ...]]:
     """Return the response validator and the GraphStatus codes of the document."""
-    import openapi
-    from probes.contract import ContractValidator
-
     spec = openapi.load_spec()
     statuses = spec["components"]["schemas"]["GraphStatus"]["enum"]
     return ContractValidator(), tuple(str(status) for status in statuses)

@@ -38,6 +38,14 @@ def prometheus_binary() -> str:
     return path
 
 
+def promtool_binary() -> str:
+    """Return the path of promtool, or skip the test without one."""
+    path = shutil.which("promtool") or "/usr/bin/promtool"
+    if not Path(path).is_file():
+        pytest.skip("no promtool binary; install Debian's `prometheus` package")
+    return path
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

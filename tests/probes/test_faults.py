@@ -9,6 +9,7 @@ import pytest
 from probes.client import RetryPolicy, Timeouts
 from tests.probes.conftest import make_target, samples, scrape, value
 from tests.probes.fakes import FaultyServer, Reply
+from tests.prometheus_server import promtool_binary
 
 PROJECT = "p1"
 QUOTAS = f"/v1.0/{PROJECT}/graphs/quotas"
@@ -264,7 +265,7 @@ def test_exposition_awkward_label_values_round_trip(
     regions = {labels["region"] for labels, _ in samples(text, "ges_graph_info")}
     assert regions == {'cn "north"\n4'}
     check = subprocess.run(
-        ["promtool", "check", "metrics"],
+        [promtool_binary(), "check", "metrics"],
         input=text.encode(),
         capture_output=True,
         check=False,

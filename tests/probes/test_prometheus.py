@@ -11,7 +11,7 @@ import pytest
 
 from probes import metrics
 from probes.metrics import MetricType
-from tests.prometheus_server import PrometheusServer, free_port
+from tests.prometheus_server import PrometheusServer, free_port, promtool_binary
 
 STARTUP_SECONDS = 30.0
 
@@ -113,7 +113,10 @@ def test_promtool_accepts_embedded_exposition(embedded_probe: str) -> None:
     text = httpx.get(f"http://{embedded_probe}/metrics", timeout=10).content
 
     check = subprocess.run(
-        ["promtool", "check", "metrics"], input=text, capture_output=True, check=False
+        [promtool_binary(), "check", "metrics"],
+        input=text,
+        capture_output=True,
+        check=False,
     )
 
     assert check.returncode == 0, check.stdout + check.stderr
