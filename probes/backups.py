@@ -33,8 +33,14 @@ def collect_backups(context: CollectContext) -> Samples:
     backups = list(by_id.values())
 
     # The same cap as for graphs: per-graph series for at most max_exported
-    # graphs, chosen by id so the choice is stable between cycles.
-    graph_ids = sorted({backup["graphId"] for backup in backups})
+    # graphs. Graphs the graphs collection exports come first, then graphs
+    # it does not list (deleted with their backups kept), by id so the choice
+    # is stable between cycles.
+    preferred = context.state.exported_graph_ids
+    graph_ids = sorted(
+        {backup["graphId"] for backup in backups},
+        key=lambda graph_id: (graph_id not in preferred, graph_id),
+    )
     exported = set(graph_ids[: target.max_exported_graphs])
 
     samples = Samples()

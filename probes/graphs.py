@@ -43,8 +43,9 @@ def collect_graphs(context: CollectContext) -> Samples:
 
     # Sorting makes the exported subset the same from cycle to cycle when the
     # cap is hit, so series do not flap between graphs.
-    graphs.sort(key=lambda graph: (str(graph.get("name", "")), graph["id"]))
+    graphs.sort(key=lambda graph: (str(graph.get("name") or ""), graph["id"]))
     exported = graphs[: target.max_exported_graphs]
+    context.state.exported_graph_ids = {graph["id"] for graph in exported}
     for graph in exported:
         _add_graph(samples, graph, context.graph_statuses)
     samples.set(metrics.PROBE_GRAPHS_EXPORTED, (), len(exported))

@@ -95,6 +95,9 @@ class TargetState:
         # Resource id -> time the probe first saw it, for orphans without a
         # creation time in the API.
         self.first_seen: dict[str, float] = {}
+        # Graphs with per-graph series after the last graphs collection; the
+        # backups collection exports the same graphs first.
+        self.exported_graph_ids: set[str] = set()
         # (job type, job name) pairs used as label values so far.
         self.job_kinds: set[tuple[str, str]] = set()
         self.cycles = 0

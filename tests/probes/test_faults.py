@@ -357,3 +357,34 @@ def test_graphs_unknown_status_counted_as_unknown(
     text = scrape(poller)
     assert value(text, "ges_graph_by_status", status="unknown") == 1
     assert value(text, "ges_graph_by_status", status="777") is None
+
+
+def test_backups_cap_follows_exported_graphs(
+    poller_factory: Any, server: FaultyServer
+) -> None:
+    # Ids sort in the opposite order to names, so a cap chosen by id alone
+    # would pick other graphs than the graphs collection exports.
+    graphs = [graph(f"id-{9 - i}", f"graph_{i}") for i in range(4)]
+    server.default(GRAPHS, graphs_reply(*graphs))
+    backups = [
+        {"id": f"b-{g['id']}", "name": f"{g['name']}-1", "graphId": g["id"],
+         "graphName": g["name"], "status": "success", "endTimestamp": 1000}
+        for g in graphs
+    ]  # fmt: skip
+    server.default(
+        f"{GRAPHS}/backups", Reply(200, {"backupCount": 4, "backupList": backups})
+    )
+    target = make_target(server.url, PROJECT, collections=("graphs", "backups"),
+                         max_exported_graphs=2)  # fmt: skip
+    poller = poller_factory(target)
+
+    poller.run_cycle()
+
+    text = scrape(poller)
+    backed = {
+        labels["graph_name"] for labels, _ in samples(text, "ges_backup_by_status")
+    }
+    assert backed == {"graph_0", "graph_1"}
+    assert (
+        value(text, "ges_backup_last_success_timestamp_seconds", graph_id="id-9") == 1
+    )
