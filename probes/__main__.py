@@ -23,7 +23,14 @@ from types import FrameType
 
 from probes import logs
 from probes.auth import IamCredentials
-from probes.config import Auth, Config, ConfigError, Target, load_config
+from probes.config import (
+    DEFAULT_PAGE_LIMIT,
+    Auth,
+    Config,
+    ConfigError,
+    Target,
+    load_config,
+)
 from probes.daemon import Daemon
 from probes.exposition import MetricsServer, build_registry
 from probes.history import CycleHistory
@@ -65,8 +72,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--page-limit", type=int, default=None,
-        help="page size of list requests for --target (default: 1000, the "
-        "sandbox's maximum)",
+        help=f"page size of list requests for --target (default: "
+        f"{DEFAULT_PAGE_LIMIT}, the sandbox's maximum)",
     )  # fmt: skip
     parser.add_argument("--config.file", dest="config_file", help="YAML config path")
     parser.add_argument(

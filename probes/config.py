@@ -41,10 +41,12 @@ import yaml
 
 from probes.auth import DEFAULT_RENEW_BEFORE_SECONDS, IamCredentials
 from probes.client import RetryPolicy, Timeouts
+from sandbox import MAX_PAGE_LIMIT
 
 DEFAULT_INTERVAL_SECONDS = 60.0
-# The sandbox's maximum page size, `sandbox.MAX_PAGE_LIMIT`; GES documents none.
-DEFAULT_PAGE_LIMIT = 1000
+# GES documents no maximum page size, so the default is the largest page the
+# sandbox serves: one cycle then needs the fewest requests it allows.
+DEFAULT_PAGE_LIMIT = MAX_PAGE_LIMIT
 DEFAULT_MAX_EXPORTED_GRAPHS = 1000
 # The conformance gate names what it creates `gesct_<run id>...`: graph and
 # metadata names allow no hyphen. `gesct-` covers resources whose names may
