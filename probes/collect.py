@@ -1,4 +1,4 @@
-"""What every collection function receives, and helpers they share.
+"""The context every collection function receives, and helpers they share.
 
 A collection function has the signature `(context: CollectContext) -> Samples`.
 It reads the API through `context.client`, raises an `ApiError` when it cannot

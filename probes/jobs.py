@@ -14,13 +14,14 @@ OPERATION = "listJobs"
 PATH = "/v1.0/{project_id}/graphs/jobs"
 FINISHED = ("success", "failed")
 UNFINISHED = ("pending", "waiting", "running")
-# `waiting` is Doc-2019's word for `pending`; GES v2 adds `partiallyFailed`.
+# GES's 2019 API reference writes `waiting` where later ones write `pending`,
+# and GES v2 adds `partiallyFailed`.
 JOB_STATUSES = (*UNFINISHED, *FINISHED, "partiallyFailed")
 # A finished job missing from this many listings in a row is forgotten. A job
 # that shifts between pages while the listing is paged is missing from one
 # listing only, so it is not observed a second time when it comes back.
 FORGET_AFTER_CYCLES = 10
-# GES documents one jobType and about a dozen jobName values. Past this many
+# GES examples show one jobType and a handful of jobName values. Past this many
 # (type, name) pairs per target, further pairs are exported as `other`, so an
 # API sending arbitrary names cannot create series without bound.
 MAX_JOB_KINDS = 100
