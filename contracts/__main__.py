@@ -1,6 +1,8 @@
 """Command line of the conformance gate.
 
     ges-contracts [--target URL --project-id ID [--token TOKEN]]
+                  [--mode read-only|lifecycle [--allow-mutations]]
+                  [--max-graphs N] [--rate-limit R]
                   [--max-examples N] [--seed N] [--junit-xml PATH] [--spec PATH]
 
 Without `--target` the gate starts the embedded sandbox on a free loopback
@@ -9,15 +11,19 @@ port and tests it with the project and token the sandbox generated. With
 `GES_AUTH_TOKEN`, or an AK/SK pair in `HUAWEICLOUD_SDK_AK` and
 `HUAWEICLOUD_SDK_SK`.
 
-Exit status: 0 when the target conforms, 1 when it does not, 2 when the run
-could not take place (bad arguments, unreadable spec, unreachable target,
-interrupted).
+Against the embedded sandbox the run is `lifecycle` by default, with no
+graph cap and no rate limit. Against `--target` it is `read-only` (GET
+requests and checkSchema only), with at most 1 graph alive at once and 5
+requests per second; `--mode lifecycle` there needs `--allow-mutations`.
+
+Exit status: see `EXIT_STATUSES`, printed by `--help`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -28,12 +34,27 @@ from urllib.parse import urlsplit
 import openapi
 from contracts import junit, render
 from contracts.auth import AkSkCredentials, Credentials, TokenCredentials
+from contracts.cleanup import signals_interrupt
 from contracts.runner import DEFAULT_MAX_EXAMPLES, GateError, RunOptions, execute
+from contracts.safety import Mode
 from contracts.session import Target
+from contracts.throttle import DEFAULT_RATE_LIMIT
 
 EXIT_CONFORMS = 0
 EXIT_DOES_NOT_CONFORM = 1
 EXIT_NOT_RUN = 2
+EXIT_LEFT_RESOURCES = 3
+EXIT_STATUSES = f"""\
+exit status:
+  {EXIT_CONFORMS}  the target conforms
+  {EXIT_DOES_NOT_CONFORM}  the target does not conform
+  {EXIT_NOT_RUN}  the run could not take place or was interrupted (bad arguments,
+     unreadable spec, unreachable target, rejected credentials, SIGINT, SIGTERM)
+  {EXIT_LEFT_RESOURCES}  the run ended but left resources it created behind; the
+     summary lists each with its kind and id (takes precedence over 0, 1, 2)
+"""
+# Against a real account: graphs are billed while they exist.
+DEFAULT_REAL_MAX_GRAPHS = 1
 DEFAULT_SPEC = openapi.SPEC_PATH
 TOKEN_ENV = "GES_AUTH_TOKEN"
 AK_ENV = "HUAWEICLOUD_SDK_AK"
@@ -73,10 +94,24 @@ def _seed(text: str) -> int:
     return value
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got `{text}`") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of at least 0, got `{text}`"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="ges-contracts",
         description="Property-based conformance gate for the GES management API.",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--target",
@@ -90,6 +125,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--token",
         metavar="TOKEN",
         help=f"IAM token for --target (default: ${TOKEN_ENV})",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=[mode.value for mode in Mode],
+        help="read-only: send only GET requests and checkSchema; lifecycle: also "
+        "create, change and delete resources (default: lifecycle against the "
+        "embedded sandbox, read-only against --target)",
+    )
+    parser.add_argument(
+        "--allow-mutations",
+        action="store_true",
+        help="confirm --mode lifecycle against --target, where it creates and "
+        "deletes billable resources in the project",
+    )
+    parser.add_argument(
+        "--max-graphs",
+        type=_positive_int,
+        metavar="N",
+        help="graphs the run may have alive at once; a create beyond it is "
+        f"skipped (default: {DEFAULT_REAL_MAX_GRAPHS} against --target, "
+        "no limit against the embedded sandbox)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate,
+        metavar="R",
+        help="requests per second the run sends at most, 0 for no limit "
+        f"(default: {DEFAULT_RATE_LIMIT:g} against --target, "
+        "no limit against the embedded sandbox)",
     )
     parser.add_argument(
         "--max-examples",
@@ -171,6 +235,32 @@ def _target(args: argparse.Namespace) -> Iterator[Target]:
         )
 
 
+def _with_safety(options: RunOptions, args: argparse.Namespace) -> RunOptions:
+    """Resolve mode, graph cap and rate limit from the flags and the target."""
+    external = args.target is not None
+    mode = Mode(args.mode) if args.mode else None
+    if mode is None:
+        mode = Mode.READ_ONLY if external else Mode.LIFECYCLE
+    if external and mode is Mode.LIFECYCLE and not args.allow_mutations:
+        raise UsageError(
+            "--mode lifecycle against --target creates and deletes resources "
+            "in the project; add --allow-mutations to confirm"
+        )
+    max_graphs = args.max_graphs
+    if max_graphs is None and external:
+        max_graphs = DEFAULT_REAL_MAX_GRAPHS
+    rate = args.rate_limit
+    if rate is None:
+        rate = DEFAULT_RATE_LIMIT if external else 0
+    return dataclasses.replace(
+        options,
+        mode=mode,
+        external=external,
+        max_graphs=max_graphs,
+        rate_limit=rate or None,
+    )
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the gate with `argv` and return the exit status."""
     args = build_parser().parse_args(argv)
@@ -180,6 +270,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         seed_resources=args.seed_resources,
         operation_ids=tuple(args.operation_ids or ()),
     )
+    options = _with_safety(options, args)
     if not args.spec.is_file():
         raise GateError(f"failed to load the spec `{args.spec}`: file not found")
 
@@ -187,7 +278,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         secrets = target.credentials.secrets
         print(
             f"Testing {target.base_url} (project {target.project_id}) "
-            f"against {args.spec.name}",
+            f"against {args.spec.name} in {options.mode} mode",
             flush=True,
         )
         result = execute(
@@ -199,6 +290,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         render.report(result, sys.stdout, secrets)
         if args.junit_xml is not None:
             junit.write_report(args.junit_xml, result, secrets)
+    if result.leftovers:
+        print(
+            f"ges-contracts: {len(result.leftovers)} resources the run created "
+            "were not deleted; see Leftovers in the summary",
+            file=sys.stderr,
+        )
+        return EXIT_LEFT_RESOURCES
     if result.interrupted:
         raise KeyboardInterrupt
     return EXIT_CONFORMS if result.conforms else EXIT_DOES_NOT_CONFORM
@@ -206,7 +304,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return run(argv)
+        with signals_interrupt():
+            return run(argv)
     except UsageError as exc:
         print(f"ges-contracts: error: {exc}", file=sys.stderr)
     except GateError as exc:

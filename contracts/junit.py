@@ -20,7 +20,7 @@ def build_report(result: RunResult, secrets: tuple[str, ...]) -> ET.ElementTree:
     """Build the report tree, with every secret value replaced by `***`."""
     failures = sum(1 for op in result.operations if op.findings)
     errors = sum(1 for op in result.operations if op.errors and not op.findings)
-    skipped = sum(1 for op in result.operations if not op.ran)
+    skipped = sum(1 for op in result.operations if not op.ran or op.skipped)
     suite = ET.Element(
         "testsuite",
         name="ges-contracts",
@@ -33,6 +33,14 @@ def build_report(result: RunResult, secrets: tuple[str, ...]) -> ET.ElementTree:
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", name="seed", value=str(result.seed))
     ET.SubElement(properties, "property", name="cases", value=str(result.cases))
+    ET.SubElement(properties, "property", name="mode", value=result.mode)
+    for item in result.leftovers:
+        ET.SubElement(
+            properties,
+            "property",
+            name=f"leftover.{item.kind}",
+            value=redact_text(f"{item.resource_id}: {item.reason}", secrets),
+        )
     for operation in result.operations:
         suite.append(_testcase(operation, secrets))
     return ET.ElementTree(suite)
@@ -50,8 +58,18 @@ def _testcase(operation: OperationResult, secrets: tuple[str, ...]) -> ET.Elemen
     ).text = (
         f"{operation.label}: {operation.cases} cases, {operation.failed_cases} failed"
     )
+    if operation.skip_reason is not None:
+        ET.SubElement(testcase, "skipped", message=operation.skip_reason)
+        return testcase
     if not operation.ran:
         ET.SubElement(testcase, "skipped", message="the operation did not run")
+        return testcase
+    if operation.skipped:
+        reasons = "; ".join(
+            f"{count} cases not sent: {reason}"
+            for reason, count in operation.not_sent.items()
+        )
+        ET.SubElement(testcase, "skipped", message=redact_text(reasons, secrets))
         return testcase
     if operation.findings:
         checks = sorted({finding.check for finding in operation.findings})

@@ -60,7 +60,7 @@ class Progress:
 
 
 def _verdict(operation: OperationResult) -> str:
-    if not operation.ran:
+    if not operation.ran or operation.skipped:
         return "SKIP"
     return "PASS" if operation.conforms else "FAIL"
 
@@ -118,10 +118,41 @@ def findings(result: RunResult) -> str:
     return "\n".join(blocks)
 
 
+def safety(result: RunResult) -> str:
+    """Format the run's mode, the requests it did not send and the 429 retries."""
+    lines = [f"Mode: {result.mode}"]
+    skipped = [op.operation_id for op in result.operations if op.skip_reason]
+    if skipped:
+        lines.append(
+            f"  skipped in {result.mode} mode ({len(skipped)}): " + ", ".join(skipped)
+        )
+    for op in result.operations:
+        if op.not_sent:
+            reasons = "; ".join(
+                f"{count} because {reason}" for reason, count in op.not_sent.items()
+            )
+            lines.append(f"  {op.operation_id}: cases not sent: {reasons}")
+    if result.throttle_retries or result.throttle_gave_up:
+        lines.append(
+            f"  throttled (HTTP 429): {result.throttle_retries} retried after "
+            f"Retry-After, {result.throttle_gave_up} recorded after the last retry"
+        )
+    return "\n".join(lines)
+
+
+def leftovers(result: RunResult) -> str:
+    """Format each resource the run could not delete, with its kind and id."""
+    return "\n".join(
+        f"  {item.kind} {item.resource_id}: {item.reason}" for item in result.leftovers
+    )
+
+
 def closing_line(result: RunResult) -> str:
     """Format the last line of a run: cases, operations, time, seed and verdict."""
     ran = sum(1 for op in result.operations if op.ran)
-    if result.interrupted:
+    if result.leftovers:
+        verdict = f"{len(result.leftovers)} created resources left behind"
+    elif result.interrupted:
         verdict = "interrupted"
     elif result.conforms:
         verdict = "the target conforms"
@@ -142,6 +173,13 @@ def report(result: RunResult, stream: TextIO, secrets: tuple[str, ...]) -> None:
         parts += ["", "Findings:", found]
     if result.setup_notes:
         parts += ["", "Notes:"] + [f"  {note}" for note in result.setup_notes]
+    parts += ["", safety(result)]
+    if result.leftovers:
+        parts += [
+            "",
+            "Leftovers (created by this run, not deleted):",
+            leftovers(result),
+        ]
     parts += ["", closing_line(result)]
     stream.write(redact_text("\n".join(parts) + "\n", secrets))
     stream.flush()

@@ -45,6 +45,10 @@ class OperationResult:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     ran: bool = False
+    # Why the whole operation was left out (the run's mode), when it was.
+    skip_reason: str | None = None
+    # Cases the request guard did not send, by reason.
+    not_sent: dict[str, int] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -53,6 +57,22 @@ class OperationResult:
     @property
     def conforms(self) -> bool:
         return self.ran and not self.findings and not self.errors
+
+    @property
+    def skipped(self) -> bool:
+        """True when nothing of the operation reached the target."""
+        return self.skip_reason is not None or (
+            self.cases == 0 and bool(self.not_sent) and not self.errors
+        )
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A resource the run created and could not delete."""
+
+    kind: str
+    resource_id: str
+    reason: str
 
 
 @dataclass
@@ -64,6 +84,11 @@ class RunResult:
     duration: float = 0.0
     interrupted: bool = False
     setup_notes: list[str] = field(default_factory=list)
+    mode: str = "lifecycle"
+    leftovers: list[Leftover] = field(default_factory=list)
+    # 429 responses that were sent again, and those recorded after the retries.
+    throttle_retries: int = 0
+    throttle_gave_up: int = 0
 
     @property
     def cases(self) -> int:
@@ -71,7 +96,9 @@ class RunResult:
 
     @property
     def conforms(self) -> bool:
-        return not self.interrupted and all(op.conforms for op in self.operations)
+        return not self.interrupted and all(
+            op.conforms or op.skipped for op in self.operations
+        )
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,25 @@ import schemathesis
 from schemathesis.errors import LoaderError
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
-from contracts.results import EventListener, OperationResult, RunResult
+from contracts.cleanup import (
+    DEFAULT_RESOURCE_TIMEOUT_SECONDS,
+    REAL_RESOURCE_TIMEOUT_SECONDS,
+    Cleaner,
+    ResourceRegistry,
+    signals_deferred,
+)
+from contracts.results import EventListener, Leftover, OperationResult, RunResult
+from contracts.safety import (
+    Guard,
+    Mode,
+    allowed_in_mode,
+    mode_skip_reason,
+    run_name_prefix,
+)
 from contracts.seeds import Seeder
 from contracts.session import GateSession, Target, activate, current
+from contracts.throttle import RateLimiter
+from contracts.transport import RequestPolicy
 from contracts.wire import SeededIds
 
 if TYPE_CHECKING:
@@ -44,12 +60,22 @@ class GateError(Exception):
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Depth, repeatability and scope of a run."""
+    """Depth, repeatability, scope and safety limits of a run.
+
+    `external` is True for any target but the embedded sandbox: the guard
+    then rejects changes to resources the run did not create, and cleanup
+    allows real deletion times. `max_graphs` and `rate_limit` of None mean
+    no limit.
+    """
 
     max_examples: int = DEFAULT_MAX_EXAMPLES
     seed: int | None = None
     seed_resources: bool = True
     operation_ids: tuple[str, ...] = ()
+    mode: Mode = Mode.LIFECYCLE
+    external: bool = False
+    max_graphs: int | None = None
+    rate_limit: float | None = None
 
 
 def load_schema(
@@ -154,37 +180,75 @@ def execute(
     seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
     schema = load_schema(spec_path, target.base_url, options, seed)
     operations = operation_results(schema, options.operation_ids)
-    result = RunResult(operations=operations, seed=seed)
+    for operation in operations:
+        if not allowed_in_mode(operation.method, operation.operation_id, options.mode):
+            operation.skip_reason = mode_skip_reason(options.mode)
+    result = RunResult(operations=operations, seed=seed, mode=str(options.mode))
     started = time.monotonic()
 
+    registry = ResourceRegistry(run_name_prefix(secrets.token_hex(4)))
+    guard = Guard(
+        origin=target.base_url,
+        mode=options.mode,
+        registry=registry,
+        enforce_ownership=options.external,
+        max_graphs=options.max_graphs,
+    )
+    policy = RequestPolicy(guard, RateLimiter(options.rate_limit))
     client = httpx.Client(
         base_url=target.base_url,
         headers={"Content-Type": "application/json", **target.credentials.headers()},
         auth=target.credentials.httpx_auth(),
         timeout=PREFLIGHT_TIMEOUT_SECONDS,
+        transport=policy.httpx_transport(),
     )
     seeder = Seeder(
-        client, target.project_id, request_examples(schema), secrets.token_hex(4)
+        client, target.project_id, request_examples(schema), registry.name_prefix
     )
-    session: GateSession | None = None
     try:
         preflight(client, target)
-        seeds = seeder.seed() if options.seed_resources else SeededIds()
+        seeds = SeededIds()
+        if options.seed_resources and options.mode is Mode.LIFECYCLE:
+            seeds = seeder.seed()
         session = GateSession(
             schema=schema,
             target=target,
             results=result.operations,
             seeds=seeds,
             listener=listener,
+            policy=policy,
         )
         result.interrupted = _run_pytest(session)
+    except KeyboardInterrupt:
+        result.interrupted = True
     finally:
-        created = session.created if session is not None else []
-        seeder.cleanup(created)
+        with signals_deferred() as caught:
+            result.leftovers = _clean_up(client, target, registry, options)
+        result.interrupted = result.interrupted or bool(caught)
         result.setup_notes.extend(seeder.notes)
+        result.throttle_retries = policy.stats.retried
+        result.throttle_gave_up = policy.stats.gave_up
         client.close()
     result.duration = time.monotonic() - started
     return result
+
+
+def _clean_up(
+    client: httpx.Client,
+    target: Target,
+    registry: ResourceRegistry,
+    options: RunOptions,
+) -> list[Leftover]:
+    """Delete what the run created; a read-only run created nothing."""
+    if options.mode is Mode.READ_ONLY:
+        return []
+    timeout = (
+        REAL_RESOURCE_TIMEOUT_SECONDS
+        if options.external
+        else DEFAULT_RESOURCE_TIMEOUT_SECONDS
+    )
+    cleaner = Cleaner(client, target.project_id, registry, resource_timeout=timeout)
+    return cleaner.run()
 
 
 def _before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> None:

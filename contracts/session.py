@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.parameters import ParameterLocation
 
 from contracts.auth import Credentials, redact_headers
 from contracts.checks import CHECKS
+from contracts.cleanup import GRAPH, METADATA
 from contracts.results import (
     CaseFinished,
     EventListener,
@@ -28,10 +30,13 @@ from contracts.results import (
     OperationResult,
     OperationStarted,
 )
+from contracts.safety import NAMED_CREATES, RequestRejected, prefixed_name
 from contracts.wire import SeededIds, rewrite_to_wire
 
 if TYPE_CHECKING:
     from schemathesis import BaseSchema, Case, CheckFunction, Response
+
+    from contracts.transport import RequestPolicy
 
 # Seconds to wait for one response. This is a generous bound, not a measured
 # one: the embedded sandbox replies within milliseconds.
@@ -64,13 +69,15 @@ class GateSession:
         listener: EventListener,
         checks: dict[str, CheckFunction] | None = None,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        policy: RequestPolicy | None = None,
     ) -> None:
         self.schema = schema
         self.target = target
         self.seeds = seeds
         self.checks = dict(CHECKS if checks is None else checks)
         self.request_timeout = request_timeout
-        self.created: list[tuple[str, str]] = []
+        # Every case goes through the run's guard and rate limit when set.
+        self.policy = policy
         self._results = {result.label: result for result in results}
         self._listener = listener
         self._failures: dict[str, list[tuple[str, Failure, Finding]]] = {}
@@ -78,8 +85,12 @@ class GateSession:
 
     @property
     def labels(self) -> list[str]:
-        """Operation labels (`METHOD /path`) in spec order."""
-        return list(self._results)
+        """Labels (`METHOD /path`) of the operations to run, in spec order."""
+        return [
+            label
+            for label, result in self._results.items()
+            if result.skip_reason is None
+        ]
 
     def start_operation(self, label: str) -> None:
         result = self._results.get(label)
@@ -103,6 +114,8 @@ class GateSession:
     def prepare(self, case: Case) -> None:
         """Move `case` to its wire path and project (run by the `before_call` hook)."""
         rewrite_to_wire(case, self.target.project_id, self.seeds)
+        if self.policy is not None:
+            _prefix_created_name(case, self.policy.guard.registry.name_prefix)
 
     def exercise(self, case: Case) -> None:
         """Send `case`, run every check on the response and record the outcome."""
@@ -112,13 +125,15 @@ class GateSession:
         kwargs = self._transport_kwargs()
 
         try:
-            response = case.call(**kwargs)
+            response = self.send(case, kwargs)
+        except RequestRejected as exc:
+            result.not_sent[exc.reason] = result.not_sent.get(exc.reason, 0) + 1
+            return
         except requests.RequestException as exc:
             self._record_error(result, f"request failed: {type(exc).__name__}: {exc}")
             self._finish_case(result, failed=True)
             return
 
-        self._remember_created(case, response)
         failed = False
         for name, check in self.checks.items():
             failures = self._run_check(case, response, check, kwargs)
@@ -126,6 +141,36 @@ class GateSession:
                 self._record_failure(result, name, failure, case, response)
                 failed = True
         self._finish_case(result, failed=failed)
+
+    def send(self, case: Case, kwargs: dict[str, Any]) -> Response:
+        """Send `case` through the run's guard and rate limit.
+
+        Raises `RequestRejected`, before sending, for a request the guard
+        does not let through, and `requests.RequestException` on transport
+        errors.
+        """
+        if self.policy is None:
+            return case.call(**kwargs)
+        with self.policy.requests_session() as http:
+            return case.call(session=http, **kwargs)
+
+    def remember_created(self, case: Case, response: Response) -> None:
+        """Register the graph or metadata id a create response carries.
+
+        The transports already do this for every request sent through
+        `send`; the call is idempotent.
+        """
+        if self.policy is None or response.status_code != 200:
+            return
+        kind = CREATED_KINDS.get(case.operation.definition.raw.get("operationId"))
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        if kind is not None and isinstance(body, dict):
+            resource_id = body.get("id")
+            if isinstance(resource_id, str):
+                self.policy.guard.registry.add(kind, resource_id)
 
     def _transport_kwargs(self) -> dict[str, Any]:
         # NOTE: no shared requests.Session, so each case opens a connection.
@@ -198,28 +243,24 @@ class GateSession:
         command = case.as_curl_command(headers=headers, base_url=self.target.base_url)
         return redact_text(command, self.target.credentials.secrets)
 
-    def _remember_created(self, case: Case, response: Response) -> None:
-        """Note the id of every graph or metadata record a case created."""
-        if response.status_code != 200 or case.method.upper() != "POST":
-            return
-        kind = _created_kind(case.operation.definition.raw.get("operationId"))
-        if kind is None:
-            return
-        try:
-            body = response.json()
-        except ValueError:
-            return
-        if isinstance(body, dict) and isinstance(body.get("id"), str):
-            self.created.append((kind, body["id"]))
+
+CREATED_KINDS = {"createGraph": GRAPH, "createMetadata": METADATA}
 
 
-CREATING_OPERATIONS = {"createGraph": "graph", "createMetadata": "metadata"}
+def _prefix_created_name(case: Case, prefix: str) -> None:
+    """Give the resource a positive create case makes the run's name prefix.
 
-
-def _created_kind(operation_id: object) -> str | None:
-    if not isinstance(operation_id, str):
-        return None
-    return CREATING_OPERATIONS.get(operation_id)
+    Negative bodies keep their generated name, which may be invalid on
+    purpose; against a real account the guard then does not send them.
+    """
+    operation_id = case.operation.definition.raw.get("operationId")
+    if operation_id not in NAMED_CREATES or not isinstance(case.body, dict):
+        return
+    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
+        return
+    holder = case.body.get("graph") if operation_id == "createGraph" else case.body
+    if isinstance(holder, dict) and isinstance(holder.get("name"), str):
+        holder["name"] = prefixed_name(holder["name"], prefix)
 
 
 def redact_text(text: str, secrets: tuple[str, ...]) -> str:

@@ -1,0 +1,485 @@
+"""What a run created, and how it is all deleted again, even when interrupted.
+
+    registry = ResourceRegistry(prefix)      # one per run, thread-safe
+    registry.add(GRAPH, graph_id)            # usually done by the transports
+    registry.owns(GRAPH, graph_id)           # True for ids this run created
+    registry.alive_graphs()                  # graphs counted against --max-graphs
+    leftovers = Cleaner(client, project_id, registry).run()
+    with signals_interrupt():                # SIGTERM raises KeyboardInterrupt too
+        ...
+    with signals_deferred() as caught:       # cleanup runs to its end
+        ...
+
+The transports of `contracts.transport` feed the registry from every
+response they see: a successful createGraph or createMetadata adds its id, a
+backup listed under an owned graph is owned, and a deleted resource stays in
+the registry (marked gone) so that a use-after-delete check may still address
+it. Every name the gate gives a resource starts with the run's prefix, so
+`Cleaner` also lists the project and adopts prefixed resources whose create
+response never arrived (an interrupt between send and receive).
+
+`Cleaner.run` deletes backups first, then graphs (waiting out transitional
+statuses, then polling the delete job), then metadata, and returns what it
+could not delete as `Leftover`s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import httpx
+
+import openapi
+from contracts.results import Leftover
+
+GRAPH = "graph"
+BACKUP = "backup"
+METADATA = "metadata"
+KINDS = (GRAPH, BACKUP, METADATA)
+# Graph status that shows a deleted graph (GES status code table).
+DELETED_STATUS = "400"
+# Codes that mean there is nothing left to delete: the graph does not exist or
+# is already being deleted (GES.7000, GES.7054), the backup or metadata record
+# does not exist (GES.7024).
+GONE_CODES = frozenset({"GES.7000", "GES.7054", "GES.7024"})
+TERMINAL_JOB_STATUSES = frozenset({"success", "failed"})
+# Seconds the cleanup may spend on one resource: waiting for a transitional
+# status to settle, retrying a rejected delete, polling a delete job. The
+# embedded sandbox finishes jobs in under a second; a real GES graph can take
+# minutes to delete.
+DEFAULT_RESOURCE_TIMEOUT_SECONDS = 30.0
+REAL_RESOURCE_TIMEOUT_SECONDS = 600.0
+POLL_INTERVAL_SECONDS = 0.2
+LIST_PAGE_LIMIT = 100
+
+
+@dataclass
+class _Entry:
+    kind: str
+    resource_id: str
+    graph_id: str | None = None
+    gone: bool = False
+
+
+class ResourceRegistry:
+    """Ids of every graph, backup and metadata record created in this run."""
+
+    def __init__(self, name_prefix: str) -> None:
+        self.name_prefix = name_prefix
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._pending_graphs = 0
+        self._lock = threading.Lock()
+
+    def add(self, kind: str, resource_id: str, graph_id: str | None = None) -> None:
+        """Record `resource_id` as created by this run (a backup with its graph)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown resource kind `{kind}`")
+        with self._lock:
+            entry = self._entries.get((kind, resource_id))
+            if entry is None:
+                self._entries[(kind, resource_id)] = _Entry(kind, resource_id, graph_id)
+            elif graph_id is not None:
+                entry.graph_id = graph_id
+
+    def owns(self, kind: str, resource_id: str) -> bool:
+        """Return True when this run created `resource_id`, deleted since or not."""
+        with self._lock:
+            return (kind, resource_id) in self._entries
+
+    def mark_gone(self, kind: str, resource_id: str) -> None:
+        """Record that the resource no longer exists (it stays owned)."""
+        with self._lock:
+            entry = self._entries.get((kind, resource_id))
+            if entry is not None:
+                entry.gone = True
+
+    def is_gone(self, kind: str, resource_id: str) -> bool:
+        with self._lock:
+            entry = self._entries.get((kind, resource_id))
+            return entry is not None and entry.gone
+
+    def alive(self, kind: str) -> list[str]:
+        """Ids of the resources of `kind` not known to be gone, oldest first."""
+        with self._lock:
+            return [
+                entry.resource_id
+                for entry in self._entries.values()
+                if entry.kind == kind and not entry.gone
+            ]
+
+    def backups_of(self, graph_id: str) -> list[str]:
+        with self._lock:
+            return [
+                entry.resource_id
+                for entry in self._entries.values()
+                if entry.kind == BACKUP and entry.graph_id == graph_id
+            ]
+
+    def graph_of(self, backup_id: str) -> str | None:
+        with self._lock:
+            entry = self._entries.get((BACKUP, backup_id))
+            return entry.graph_id if entry is not None else None
+
+    def alive_graphs(self) -> int:
+        """Graphs that exist or may exist: created and not gone, or being created."""
+        with self._lock:
+            alive = sum(
+                1
+                for entry in self._entries.values()
+                if entry.kind == GRAPH and not entry.gone
+            )
+            return alive + self._pending_graphs
+
+    def reserve_graph(self, max_graphs: int | None) -> bool:
+        """Claim a slot for one createGraph request; False when the cap is reached."""
+        with self._lock:
+            alive = sum(
+                1
+                for entry in self._entries.values()
+                if entry.kind == GRAPH and not entry.gone
+            )
+            if max_graphs is not None and alive + self._pending_graphs >= max_graphs:
+                return False
+            self._pending_graphs += 1
+            return True
+
+    def settle_graph(self, graph_id: str | None) -> None:
+        """Turn a reserved slot into the created graph, or free it when none was made."""
+        with self._lock:
+            self._pending_graphs = max(0, self._pending_graphs - 1)
+            if graph_id is not None and (GRAPH, graph_id) not in self._entries:
+                self._entries[(GRAPH, graph_id)] = _Entry(GRAPH, graph_id)
+
+    def observe(
+        self,
+        operation: openapi.Operation | None,
+        parameters: dict[str, str],
+        status_code: int,
+        body: Any,
+    ) -> None:
+        """Learn created, listed and deleted resources from one response."""
+        if operation is None:
+            return
+        name = operation.operation_id
+        graph_id = parameters.get("graph_id")
+        if status_code == 200 and isinstance(body, dict):
+            if name == "createMetadata" and isinstance(body.get("id"), str):
+                self.add(METADATA, body["id"])
+            elif name in ("listGraphBackups", "listBackups"):
+                self._learn_backups(body, graph_id)
+            elif name == "deleteBackup" and "backup_id" in parameters:
+                self.mark_gone(BACKUP, parameters["backup_id"])
+            elif name == "deleteMetadata" and "metadata_id" in parameters:
+                self.mark_gone(METADATA, parameters["metadata_id"])
+            elif name == "showGraph" and graph_id is not None:
+                status = (body.get("graph") or {}).get("status")
+                if status == DELETED_STATUS:
+                    self.mark_gone(GRAPH, graph_id)
+            elif name == "showJob" and graph_id is not None:
+                self._learn_job(graph_id, body)
+        elif (
+            name == "showGraph"
+            and graph_id is not None
+            and _body_code(body) == "GES.7000"
+        ):
+            self.mark_gone(GRAPH, graph_id)
+
+    def _learn_backups(self, body: dict[str, Any], graph_id: str | None) -> None:
+        for backup in body.get("backupList") or []:
+            if not isinstance(backup, dict) or not isinstance(backup.get("id"), str):
+                continue
+            owner = backup.get("graphId") or graph_id
+            name = backup.get("graphName")
+            prefixed = isinstance(name, str) and name.startswith(self.name_prefix)
+            if isinstance(owner, str) and (self.owns(GRAPH, owner) or prefixed):
+                self.add(BACKUP, backup["id"], owner)
+
+    def _learn_job(self, graph_id: str, body: dict[str, Any]) -> None:
+        # A finished DeleteGraph job means the graph no longer counts against
+        # the cap; the job name is the one GES examples show.
+        if body.get("jobName") == "DeleteGraph" and body.get("status") == "success":
+            self.mark_gone(GRAPH, graph_id)
+
+
+def _body_code(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    return str(body.get("errorCode") or body.get("error_code") or "")
+
+
+def _response_code(response: httpx.Response) -> str:
+    try:
+        return _body_code(response.json())
+    except ValueError:
+        return ""
+
+
+class Cleaner:
+    """Deletes every resource of the registry, newest graph first."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        project_id: str,
+        registry: ResourceRegistry,
+        *,
+        resource_timeout: float = DEFAULT_RESOURCE_TIMEOUT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.prefix = f"/v1.0/{project_id}/graphs"
+        self.registry = registry
+        self.resource_timeout = resource_timeout
+        self.sleep = sleep
+        self.leftovers: list[Leftover] = []
+
+    def run(self) -> list[Leftover]:
+        """Adopt prefixed resources, delete everything, return what is left."""
+        self.leftovers = []
+        self._sweep()
+        for graph_id in self.registry.alive(GRAPH):
+            self._list_backups(graph_id)
+        for backup_id in reversed(self.registry.alive(BACKUP)):
+            self._delete_backup(backup_id)
+        for graph_id in reversed(self.registry.alive(GRAPH)):
+            self._delete_graph(graph_id)
+        for metadata_id in reversed(self.registry.alive(METADATA)):
+            self._delete_metadata(metadata_id)
+        return list(self.leftovers)
+
+    def _sweep(self) -> None:
+        """Register prefixed graphs and metadata the run never saw an id for."""
+        for graph in self._list_all("", "graphs"):
+            name = graph.get("name")
+            if (
+                isinstance(name, str)
+                and name.startswith(self.registry.name_prefix)
+                and isinstance(graph.get("id"), str)
+                and graph.get("status") != DELETED_STATUS
+            ):
+                self.registry.add(GRAPH, graph["id"])
+        for record in self._list_all("/metadatas", "schemaList"):
+            name = record.get("name")
+            if (
+                isinstance(name, str)
+                and name.startswith(self.registry.name_prefix)
+                and isinstance(record.get("id"), str)
+            ):
+                self.registry.add(METADATA, record["id"])
+        # listBackups responses register backups of owned or prefixed graphs.
+        self._list_all("/backups", "backupList")
+
+    def _list_all(self, collection: str, key: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            try:
+                response = self.client.get(
+                    f"{self.prefix}{collection}",
+                    params={"offset": offset, "limit": LIST_PAGE_LIMIT},
+                )
+            except httpx.HTTPError:
+                return items
+            if response.status_code != 200:
+                return items
+            page = response.json().get(key)
+            if not isinstance(page, list) or not page:
+                return items
+            items.extend(item for item in page if isinstance(item, dict))
+            if len(page) < LIST_PAGE_LIMIT:
+                return items
+            offset += len(page)
+
+    def _list_backups(self, graph_id: str) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            self.client.get(
+                f"{self.prefix}/{graph_id}/backups", params={"limit": LIST_PAGE_LIMIT}
+            )
+
+    def _delete_backup(self, backup_id: str) -> None:
+        graph_id = self.registry.graph_of(backup_id)
+        if graph_id is None:
+            self._leave(BACKUP, backup_id, "its graph is unknown")
+            return
+        url = f"{self.prefix}/{graph_id}/backups/{backup_id}"
+        if self._delete_until_accepted(BACKUP, backup_id, url) is not None:
+            self.registry.mark_gone(BACKUP, backup_id)
+
+    def _delete_metadata(self, metadata_id: str) -> None:
+        url = f"{self.prefix}/metadatas/{metadata_id}"
+        if self._delete_until_accepted(METADATA, metadata_id, url) is not None:
+            self.registry.mark_gone(METADATA, metadata_id)
+
+    def _delete_graph(self, graph_id: str) -> None:
+        deadline = time.monotonic() + self.resource_timeout
+        if not self._wait_settled(graph_id, deadline):
+            return
+        response = self._delete_until_accepted(
+            GRAPH, graph_id, f"{self.prefix}/{graph_id}", deadline
+        )
+        if response is None:
+            return
+        job_id = _json(response).get("jobId")
+        accepted = response.status_code == 200 and isinstance(job_id, str)
+        if accepted and not self._wait_job(graph_id, job_id, deadline):
+            return
+        self._wait_gone(graph_id, deadline)
+
+    def _wait_settled(self, graph_id: str, deadline: float) -> bool:
+        """Wait until the graph leaves its transitional status; False if it stays."""
+        transitional = openapi.transitional_statuses()
+        while True:
+            try:
+                response = self.client.get(f"{self.prefix}/{graph_id}")
+            except httpx.HTTPError as exc:
+                self._leave(GRAPH, graph_id, f"showGraph failed: {type(exc).__name__}")
+                return False
+            if response.status_code != 200:
+                # Gone, or not readable: the delete request decides which.
+                return True
+            status = _json(response).get("graph", {}).get("status")
+            if status == DELETED_STATUS:
+                self.registry.mark_gone(GRAPH, graph_id)
+                return False
+            if status not in transitional:
+                return True
+            if time.monotonic() > deadline:
+                self._leave(GRAPH, graph_id, f"stayed in status {status}")
+                return False
+            self.sleep(POLL_INTERVAL_SECONDS)
+
+    def _delete_until_accepted(
+        self, kind: str, resource_id: str, url: str, deadline: float | None = None
+    ) -> httpx.Response | None:
+        """Send DELETE until it is accepted or the resource is gone.
+
+        Return the last response, or None after recording a leftover. A 400
+        that is not a "gone" code is retried until `deadline`, because a busy
+        graph or a backup still being made rejects deletion until it settles.
+        """
+        if deadline is None:
+            deadline = time.monotonic() + self.resource_timeout
+        while True:
+            try:
+                response = self.client.delete(url)
+            except httpx.HTTPError as exc:
+                self._leave(kind, resource_id, f"DELETE failed: {type(exc).__name__}")
+                return None
+            code = _response_code(response)
+            if code in GONE_CODES:
+                self.registry.mark_gone(kind, resource_id)
+                return response
+            if response.status_code == 200:
+                return response
+            if (
+                response.status_code not in (400, 409, 429)
+                or time.monotonic() > deadline
+            ):
+                self._leave(
+                    kind,
+                    resource_id,
+                    f"DELETE returned HTTP {response.status_code} {code}",
+                )
+                return None
+            self.sleep(POLL_INTERVAL_SECONDS)
+
+    def _wait_job(self, graph_id: str, job_id: str, deadline: float) -> bool:
+        url = f"{self.prefix}/{graph_id}/jobs/{job_id}/status"
+        while True:
+            try:
+                response = self.client.get(url)
+            except httpx.HTTPError as exc:
+                self._leave(GRAPH, graph_id, f"showJob failed: {type(exc).__name__}")
+                return False
+            body = _json(response)
+            status = body.get("status")
+            if status == "failed":
+                reason = body.get("failReason") or "no failReason"
+                self._leave(GRAPH, graph_id, f"delete job {job_id} failed: {reason}")
+                return False
+            if status == "success" or response.status_code != 200:
+                return True
+            if time.monotonic() > deadline:
+                self._leave(GRAPH, graph_id, f"delete job {job_id} did not finish")
+                return False
+            self.sleep(POLL_INTERVAL_SECONDS)
+
+    def _wait_gone(self, graph_id: str, deadline: float) -> None:
+        while True:
+            try:
+                response = self.client.get(f"{self.prefix}/{graph_id}")
+            except httpx.HTTPError as exc:
+                self._leave(GRAPH, graph_id, f"showGraph failed: {type(exc).__name__}")
+                return
+            status = _json(response).get("graph", {}).get("status")
+            if response.status_code != 200 or status == DELETED_STATUS:
+                self.registry.mark_gone(GRAPH, graph_id)
+                return
+            if time.monotonic() > deadline:
+                self._leave(GRAPH, graph_id, f"still in status {status} after delete")
+                return
+            self.sleep(POLL_INTERVAL_SECONDS)
+
+    def _leave(self, kind: str, resource_id: str, reason: str) -> None:
+        self.leftovers.append(
+            Leftover(kind=kind, resource_id=resource_id, reason=reason)
+        )
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"received signal {signal.Signals(signum).name}")
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Make SIGTERM interrupt the run the way SIGINT does, so cleanup still runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[list[int]]:
+    """Record SIGINT and SIGTERM instead of acting on them, for the block.
+
+    Cleanup runs inside this block, so an impatient second Ctrl-C cannot cut
+    it short; the block yields the signals caught, and every step of the
+    cleanup is bounded by its own deadline.
+    """
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = {
+        number: signal.signal(number, record)
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield caught
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
