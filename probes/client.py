@@ -40,6 +40,11 @@ DEFAULT_BACKOFF_MAX_SECONDS = 10.0
 # fails and the next cycle tries again.
 DEFAULT_RETRY_AFTER_MAX_SECONDS = 60.0
 
+# A listing that has not ended after this many pages is treated as malformed:
+# a server that keeps returning items past its own count would otherwise keep
+# one cycle busy without end.
+MAX_PAGES_PER_LISTING = 10_000
+
 _ERROR_CODE = re.compile(r"[A-Z][A-Za-z]{1,9}\.[0-9]{4}")
 
 logger = logging.getLogger(CYCLE_LOGGER + ".client")
@@ -245,7 +250,13 @@ class GesClient:
         """
         offset = 0
         total: int | None = None
+        pages = 0
         while total is None or offset < total:
+            pages += 1
+            if pages > MAX_PAGES_PER_LISTING:
+                raise self.malformed(
+                    operation, f"the listing did not end after {pages - 1} pages"
+                )
             query = {**(params or {}), "offset": offset, "limit": limit}
             body = self.request(operation, "GET", path, params=query)
             items = body.get(items_key)

@@ -388,3 +388,20 @@ def test_backups_cap_follows_exported_graphs(
     assert (
         value(text, "ges_backup_last_success_timestamp_seconds", graph_id="id-9") == 1
     )
+
+
+def test_paging_endless_listing_stops(
+    poller_factory: Any, server: FaultyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("probes.client.MAX_PAGES_PER_LISTING", 5)
+    endless = {"graphCount": 10**9, "graphs": [graph("id-1", "graph_1")]}
+    server.default(GRAPHS, Reply(200, endless))
+    target = make_target(server.url, PROJECT, collections=("graphs",))
+    poller = poller_factory(target)
+
+    assert poller.run_cycle() is False
+
+    assert len(server.requests_to(GRAPHS)) == 5
+    errors = value(scrape(poller), "ges_api_errors_total",
+                   operation="listGraphs", error_code="malformed_response")  # fmt: skip
+    assert errors == 1
