@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.__main__ import main, parse_listen_address
+from probes.__main__ import build_config, main, parse_args, parse_listen_address
 
 TESTDATA = Path(__file__).with_name("testdata")
 
@@ -97,3 +97,39 @@ def test_main_target_flags_with_env_token_check(
 
     assert code == 0
     assert "1 target(s): default" in capsys.readouterr().out
+
+
+def test_main_iam_flags_need_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GES_IAM_USER", "probe")
+    monkeypatch.delenv("GES_IAM_DOMAIN", raising=False)
+    monkeypatch.delenv("GES_IAM_PASSWORD", raising=False)
+    argv = ["--target", "http://127.0.0.1:1", "--project-id", "p",
+            "--iam.url", "http://127.0.0.1:2", "--config.check"]  # fmt: skip
+
+    code = main(argv)
+
+    assert code == 2
+    assert "GES_IAM_DOMAIN, GES_IAM_PASSWORD" in capsys.readouterr().err
+
+
+def test_main_iam_flags_build_iam_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, text in (("GES_IAM_USER", "probe"), ("GES_IAM_DOMAIN", "example"),
+                       ("GES_IAM_PASSWORD", "iam-secret")):  # fmt: skip
+        monkeypatch.setenv(name, text)
+    args = parse_args(["--target", "http://127.0.0.1:1", "--project-id", "p",
+                       "--iam.url", "http://127.0.0.1:2"])  # fmt: skip
+
+    config = build_config(args)
+
+    assert config is not None
+    iam = config.targets[0].auth.iam
+    assert iam is not None
+    assert (iam.url, iam.user_name, iam.domain_name) == (
+        "http://127.0.0.1:2",
+        "probe",
+        "example",
+    )
+    assert iam.password == "iam-secret"
+    assert "iam-secret" not in repr(config)
