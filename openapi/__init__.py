@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import referencing.jsonschema
 import yaml
 
 __all__ = [
+    "MAX_VIOLATIONS",
     "SPEC_PATH",
     "Operation",
     "Violation",
@@ -34,6 +36,9 @@ __all__ = [
 ]
 
 SPEC_PATH: Path = Path(__file__).with_name("ges-management-v1.yaml")
+# Caps on what `validate_response` reports for one body.
+MAX_VIOLATIONS = 20
+MAX_MESSAGE_LENGTH = 300
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Base URI under which the document is registered, so that a `$ref` such as
@@ -248,8 +253,9 @@ def validate_response(
     """Check a parsed JSON response body against the document.
 
     Returns an empty list when the status is documented and the body matches its
-    schema. Raises KeyError for an unknown operationId. Validators are compiled
-    once per (operation, status) and reused.
+    schema. Returns at most `MAX_VIOLATIONS`, each message cut to
+    `MAX_MESSAGE_LENGTH` characters. Raises KeyError for an unknown operationId.
+    Validators are compiled once per (operation, status) and reused.
     """
     if operation_id not in _operations():
         raise KeyError(f"unknown operationId `{operation_id}`")
@@ -260,11 +266,20 @@ def validate_response(
     validator = _validator(operation_id, status_key)
     if validator is None:
         return []
-    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    # A broken page of thousands of items would otherwise cost seconds and
+    # hundreds of megabytes; the first few violations show what changed.
+    found = itertools.islice(validator.iter_errors(body), MAX_VIOLATIONS)
+    errors = sorted(found, key=lambda e: [str(p) for p in e.absolute_path])
     return [
-        Violation("schema", error.message, _json_path(error.absolute_path))
+        Violation("schema", _shorten(error.message), _json_path(error.absolute_path))
         for error in errors
     ]
+
+
+def _shorten(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_LENGTH:
+        return message
+    return message[: MAX_MESSAGE_LENGTH - 3] + "..."
 
 
 def graph_status_transitions() -> dict[str, frozenset[str]]:

@@ -141,11 +141,24 @@ def _resolve_action(name: str, query: dict[str, str]) -> str:
     return table[action]
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"`{name}` is not JSON")
+
+
 def _parse_body(raw: bytes) -> Any:
+    """Parse a request body as strict JSON (RFC 8259), or raise GES.7016.
+
+    Python's parser also takes NaN, Infinity and lone surrogates, which no
+    JSON encoder can send back, and recurses once per nesting level.
+    """
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        text = raw.decode("utf-8")
+        body = json.loads(text, parse_constant=_reject_constant)
+        # Lone surrogates survive decoding but cannot be encoded again.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):
         raise GesError("GES.7016", "The body is not valid JSON.") from None
+    return body
 
 
 def _date_param(query: dict[str, str], name: str) -> date | None:
@@ -249,7 +262,7 @@ class SandboxApp:
 
     async def handle(self, request: Request) -> Response:
         try:
-            body = await self._dispatch(request)
+            return JSONResponse(await self._dispatch(request))
         except SandboxError as error:
             logger.debug(
                 "rejected %s %s: %s", request.method, request.url.path, error.code
@@ -260,12 +273,12 @@ class SandboxApp:
         except Exception:
             # A fault of the sandbox itself, never of the client: log it, and
             # return GES's internal-error code without a trace in the body.
+            # Rendering is inside the `try` so that a body that cannot be
+            # encoded also ends here.
             logger.exception(
                 "unhandled error for %s %s", request.method, request.url.path
             )
-            error = GesError("GES.7006")
-            return JSONResponse(error.body(), status_code=500)
-        return JSONResponse(body)
+            return JSONResponse(GesError("GES.7006").body(), status_code=500)
 
     async def _dispatch(self, request: Request) -> dict[str, Any]:
         raw_path = (
@@ -275,6 +288,9 @@ class SandboxApp:
         raw_body = await request.body()
         query_pairs = parse_qsl(request.url.query, keep_blank_values=True)
         headers = {k.lower(): v for k, v in request.headers.items()}
+        for header in ("x-auth-token", "authorization"):
+            if len(request.headers.getlist(header)) > 1:
+                raise GatewayError("APIGW.0301", f"Header `{header}` is repeated.")
         project_id = params["project_id"]
         self.authenticator.authorize(
             project_id,
@@ -293,6 +309,10 @@ class SandboxApp:
         if project_id in self.buckets:
             self.buckets[project_id].take()
 
+        keys = [key for key, _ in query_pairs]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise GesError("GES.0001", f"Query parameter `{repeated[0]}` is repeated.")
         query = dict(query_pairs)
         if name in ("graphAction", "systemAction"):
             name = _resolve_action(name, query)

@@ -9,6 +9,7 @@ sends and nothing a hand-written variant might let through.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from datetime import UTC, datetime
@@ -89,6 +90,12 @@ class Authenticator:
         if "x-sdk-date" not in signed or any(name not in headers for name in signed):
             raise GatewayError("APIGW.0301", "A signed header is missing.")
         _check_date(headers["x-sdk-date"])
+        # The signer hashes the body unless X-Sdk-Content-Sha256 is set, and
+        # then signs the header's value instead: it must match the body.
+        declared = headers.get("x-sdk-content-sha256")
+        unsigned = declared == "UNSIGNED-PAYLOAD" and not _is_json(headers)
+        if declared not in (None, hashlib.sha256(body).hexdigest()) and not unsigned:
+            raise GatewayError("APIGW.0301", "The payload hash does not match.")
 
         request = SdkRequest(
             method=method,
@@ -106,6 +113,11 @@ class Authenticator:
             expected["signature"], match["signature"]
         ):
             raise GatewayError("APIGW.0301", "The signature does not match.")
+
+
+def _is_json(headers: dict[str, str]) -> bool:
+    content_type = headers.get("content-type", "")
+    return content_type.startswith(("application/json", "application/bson"))
 
 
 def _check_date(value: str) -> None:

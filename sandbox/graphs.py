@@ -15,8 +15,9 @@ from sandbox.store import ProjectStore, Workflow, _marked
 # digits or underscores. The sandbox keeps to the strictest documented rule.
 GRAPH_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,49}")
 # OBS object names: letters, digits, CJK and ! - _ . * ' ( ) plus / as separator.
-OBS_PATH = re.compile(r"[\w!\-.*'()/\u4e00-\u9fff]+")
-VERSION = re.compile(r"\d+(\.\d+)*")
+OBS_PATH = re.compile(r"[A-Za-z0-9_!\-.*'()/\u4e00-\u9fff]+")
+# Dotted version numbers, each part short enough to compare as an integer.
+VERSION = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9}){0,7}")
 
 
 def check_obs_path(value: str, field: str) -> None:

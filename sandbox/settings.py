@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass, field
 
@@ -75,10 +76,12 @@ class SandboxSettings:
             raise ValueError("each project needs its own token")
         if (self.access_key is None) != (self.secret_key is None):
             raise ValueError("access_key and secret_key must be set together")
-        if self.time_scale < 0:
-            raise ValueError(f"time_scale must be >= 0, got {self.time_scale}")
-        if self.rate_limit is not None and self.rate_limit <= 0:
-            raise ValueError(f"rate_limit must be > 0, got {self.rate_limit}")
+        if not math.isfinite(self.time_scale) or self.time_scale < 0:
+            raise ValueError(f"time_scale must be a number >= 0, got {self.time_scale}")
+        if self.rate_limit is not None and not 0 < self.rate_limit < math.inf:
+            raise ValueError(
+                f"rate_limit must be a finite number > 0, got {self.rate_limit}"
+            )
         if self.rate_burst < 1:
             raise ValueError(f"rate_burst must be >= 1, got {self.rate_burst}")
 

@@ -285,3 +285,12 @@ def test_validate_response_accepts_document_examples(operation_id: str) -> None:
     assert openapi.validate_response(operation_id, 200, example) == []
     assert openapi.validate_response(operation_id, 401, unauthorized) == []
     assert openapi.validate_response(operation_id, 200, [example]) != []
+
+
+def test_validate_response_caps_violations_and_messages():
+    huge_page = {"graphCount": 1, "graphs": [{"id": "x" * 5000}] * 5000}
+
+    violations = openapi.validate_response("listGraphs", 200, huge_page)
+
+    assert len(violations) == openapi.MAX_VIOLATIONS
+    assert all(len(v.message) <= openapi.MAX_MESSAGE_LENGTH for v in violations)

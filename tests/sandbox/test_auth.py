@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -22,9 +23,10 @@ def signed_headers(
     body: bytes = b"",
     sk: str = SECRET_KEY,
     when: datetime | None = None,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Sign a request with huaweicloudsdkcore's signer, as the SDK does."""
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(extra or {})}
     if when is not None:
         headers["X-Sdk-Date"] = when.strftime("%Y%m%dT%H%M%SZ")
     request = SdkRequest(
@@ -165,3 +167,23 @@ def test_error_bodies_never_echo_secret_key(sandbox_server):
 
     assert SECRET_KEY not in response.text
     assert ACCESS_KEY not in response.text
+
+
+@pytest.mark.parametrize("declared", ["sha256-of-other", "UNSIGNED-PAYLOAD"])
+def test_aksk_declared_payload_hash_must_match_json_body(sandbox_server, declared):
+    project = sandbox_server.projects[0]
+    url = httpx.URL(
+        f"{sandbox_server.base_url}/v1.0/{project.project_id}/graphs/action",
+        params={"action_id": "check-schema"},
+    )
+    signed_body = b'{"schemaPath": "bucket/schema.xml", "edgesetPath": "bucket/e.csv"}'
+    sent_body = signed_body.replace(b"e.csv", b"x.csv")
+    if declared == "sha256-of-other":
+        declared = hashlib.sha256(signed_body).hexdigest()
+
+    headers = signed_headers(
+        url, "POST", signed_body, extra={"X-Sdk-Content-Sha256": declared}
+    )
+    response = httpx.post(url, headers=headers, content=sent_body)
+
+    assert response.status_code == 401

@@ -140,3 +140,48 @@ def test_control_characters_in_id_get_ges_error(client, segment):
 
     _assert_envelope(response)
     assert response.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"name": "m", "description": "\\ud800"}',
+        b'{"graph": {"vpcId": NaN}}',
+        b'{"graph": {"vpcId": Infinity}}',
+        b"[" * 5000 + b"]" * 5000,
+    ],
+)
+def test_unencodable_or_deep_json_is_rejected(client, raw):
+    response = client.post("/metadatas", content=raw)
+    listed = client.get("/metadatas")
+
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "GES.7016"
+    assert listed.status_code == 200
+
+
+def test_repeated_query_parameter_is_rejected(client):
+    response = client.post(f"/{client.graph_id}/action?action_id=stop&action_id=start")
+
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "GES.0001"
+
+
+def test_repeated_token_header_is_rejected(client, sandbox_server):
+    token = sandbox_server.projects[0].token
+    headers = [("X-Auth-Token", token), ("X-Auth-Token", "other")]
+
+    response = client.get("/quotas", headers=headers)
+
+    assert response.status_code == 401
+
+
+def test_huge_upgrade_version_is_rejected(client):
+    response = client.post(
+        f"/{client.graph_id}/action",
+        params={"action_id": "upgrade"},
+        json={"upgradeVersion": "9" * 5000},
+    )
+
+    _assert_envelope(response)
+    assert response.status_code == 400
