@@ -22,8 +22,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 ACCESS_KEY = "AKSANDBOXTEST0000001"
 SECRET_KEY = "sandbox-test-secret-key"
 PROJECTS = (
-    sandbox.ProjectCredentials("a1b2c3d4e5f60718293a4b5c6d7e8f90", "token-project-alpha"),
-    sandbox.ProjectCredentials("f0e9d8c7b6a5948372615a4b3c2d1e0f", "token-project-beta"),
+    sandbox.ProjectCredentials(
+        "a1b2c3d4e5f60718293a4b5c6d7e8f90", "token-project-alpha"
+    ),
+    sandbox.ProjectCredentials(
+        "f0e9d8c7b6a5948372615a4b3c2d1e0f", "token-project-beta"
+    ),
 )
 
 

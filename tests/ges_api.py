@@ -21,9 +21,7 @@ class GesApi:
             base_url=base_url, headers={"X-Auth-Token": token}, timeout=10.0
         )
 
-    def request(
-        self, method: str, path: str = "", **kwargs: Any
-    ) -> httpx.Response:
+    def request(self, method: str, path: str = "", **kwargs: Any) -> httpx.Response:
         return self.http.request(method, f"{self.prefix}{path}", **kwargs)
 
     def get(self, path: str = "", **kwargs: Any) -> httpx.Response:
@@ -62,7 +60,10 @@ class GesApi:
         return response.json()["graph"]["status"]
 
     def wait_status(
-        self, graph_id: str, wanted: set[str], deadline: float = DEFAULT_DEADLINE_SECONDS
+        self,
+        graph_id: str,
+        wanted: set[str],
+        deadline: float = DEFAULT_DEADLINE_SECONDS,
     ) -> list[str]:
         """Poll the graph until its status is in `wanted`; return every status seen."""
         seen: list[str] = []
