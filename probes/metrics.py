@@ -49,8 +49,9 @@ API_DURATION_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 )  # fmt: skip
 
-# The value of the `status` label of ges_graph_status when the API reports a
-# status code that the OpenAPI document's GraphStatus enum does not list.
+# The value of a `status` label when the API reports a status the OpenAPI
+# document does not list (GraphStatus, job or backup status), so that an
+# unexpected value cannot add series without bound.
 UNKNOWN_STATUS = "unknown"
 
 QUOTA_AVAILABLE = MetricSpec(
@@ -89,7 +90,8 @@ GRAPH_ORPHANS = MetricSpec(
 JOB_DURATION = MetricSpec(
     "ges_job_duration_seconds",
     MetricType.HISTOGRAM,
-    "Duration of finished jobs from beginTime to endTime; each job is observed once.",
+    "Duration of finished jobs from beginTime to endTime, which GES gives in "
+    "whole seconds; each job is observed once.",
     ("job_type", "job_name", "outcome"),
     JOB_DURATION_BUCKETS,
 )
