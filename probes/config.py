@@ -144,11 +144,6 @@ class _Reader:
             self.fail(self.key(name), value, "must be a non-empty string")
         return _substitute(self.source, self.key(name), value)
 
-    def optional_string(self, name: str) -> str | None:
-        if name not in self.data:
-            return None
-        return self.string(name)
-
     def number(self, name: str, default: float, minimum: float = 0.0) -> float:
         value = self.data.get(name, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -28,10 +27,6 @@ class Samples:
 
     def set(self, spec: MetricSpec, labels: LabelValues, value: float) -> None:
         self.values.setdefault(spec, {})[labels] = value
-
-    def add(self, spec: MetricSpec, labels: LabelValues, amount: float = 1) -> None:
-        series = self.values.setdefault(spec, {})
-        series[labels] = series.get(labels, 0.0) + amount
 
     def get(self, spec: MetricSpec, labels: LabelValues = ()) -> float | None:
         return self.values.get(spec, {}).get(labels)
@@ -134,10 +129,6 @@ class TargetState:
                 histogram = series[labels] = Histogram(spec.buckets)
             histogram.observe(value)
 
-    def counter_value(self, spec: MetricSpec, labels: LabelValues) -> float:
-        with self.lock:
-            return self.counters.get(spec, {}).get(labels, 0.0)
-
     def first_seen_at(self, resource_id: str, now: float) -> float:
         return self.first_seen.setdefault(resource_id, now)
 
@@ -163,7 +154,3 @@ class TargetState:
 
     def count_violation(self, operation: str, kind: str) -> None:
         self.increment(metrics.API_CONTRACT_VIOLATIONS, (operation, kind))
-
-
-def now() -> float:
-    return time.time()
