@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import secrets as secrets_module
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -35,6 +36,11 @@ import openapi
 from contracts import junit, render
 from contracts.auth import AkSkCredentials, Credentials, TokenCredentials
 from contracts.cleanup import signals_interrupt
+from contracts.lifecycle import (
+    DEFAULT_STATEFUL_RUNS,
+    DEFAULT_STATEFUL_STEPS,
+    StatefulOptions,
+)
 from contracts.runner import DEFAULT_MAX_EXAMPLES, GateError, RunOptions, execute
 from contracts.safety import Mode
 from contracts.session import Target
@@ -59,6 +65,7 @@ DEFAULT_SPEC = openapi.SPEC_PATH
 TOKEN_ENV = "GES_AUTH_TOKEN"
 AK_ENV = "HUAWEICLOUD_SDK_AK"
 SK_ENV = "HUAWEICLOUD_SDK_SK"
+ISOLATION_TOKEN_ENV = "GES_ISOLATION_TOKEN"
 
 
 class UsageError(Exception):
@@ -79,6 +86,18 @@ def _positive_int(text: str) -> int:
         ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got `{text}`")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got `{text}`"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got `{text}`")
     return value
 
 
@@ -187,6 +206,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="test only this operation (repeatable, default: every operation)",
     )
     parser.add_argument(
+        "--stateful-runs",
+        type=_count,
+        default=DEFAULT_STATEFUL_RUNS,
+        metavar="N",
+        help="lifecycle state machine runs in the stateful phase; 0 runs only "
+        f"the driven checks (default: {DEFAULT_STATEFUL_RUNS})",
+    )
+    parser.add_argument(
+        "--stateful-steps",
+        type=_positive_int,
+        default=DEFAULT_STATEFUL_STEPS,
+        metavar="N",
+        help=f"maximum steps per state machine run (default: {DEFAULT_STATEFUL_STEPS})",
+    )
+    parser.add_argument(
+        "--no-stateful",
+        dest="stateful",
+        action="store_false",
+        help="skip the stateful phase and the GES checks it runs",
+    )
+    parser.add_argument(
+        "--isolation-project-id",
+        metavar="ID",
+        help="a second project, for the project-isolation check",
+    )
+    parser.add_argument(
+        "--isolation-token",
+        metavar="TOKEN",
+        help="IAM token of --isolation-project-id "
+        f"(default: ${ISOLATION_TOKEN_ENV})",
+    )
+    parser.add_argument(
         "--no-seed-resources",
         dest="seed_resources",
         action="store_false",
@@ -215,7 +266,23 @@ def _external_target(args: argparse.Namespace) -> Target:
         raise UsageError(f"--target must be an http(s) URL, got `{args.target}`")
     if not args.project_id:
         raise UsageError("--target needs --project-id")
-    return Target(args.target.rstrip("/"), args.project_id, _credentials(args))
+    isolation_token = args.isolation_token or os.environ.get(ISOLATION_TOKEN_ENV)
+    if bool(args.isolation_project_id) != bool(isolation_token):
+        raise UsageError(
+            "--isolation-project-id and --isolation-token "
+            f"(or ${ISOLATION_TOKEN_ENV}) must be given together"
+        )
+    if args.isolation_project_id == args.project_id:
+        raise UsageError("--isolation-project-id must differ from --project-id")
+    return Target(
+        args.target.rstrip("/"),
+        args.project_id,
+        _credentials(args),
+        isolation_project_id=args.isolation_project_id or None,
+        isolation_credentials=(
+            TokenCredentials(isolation_token) if isolation_token else None
+        ),
+    )
 
 
 @contextlib.contextmanager
@@ -225,13 +292,26 @@ def _target(args: argparse.Namespace) -> Iterator[Target]:
         return
     if args.project_id or args.token:
         raise UsageError("--project-id and --token apply only with --target")
+    if args.isolation_project_id or args.isolation_token:
+        raise UsageError(
+            "--isolation-project-id and --isolation-token apply only with --target"
+        )
 
     import sandbox
 
-    with sandbox.start(sandbox.SandboxSettings()) as running:
-        project = running.projects[0]
+    # Two projects: the second one is the isolation check's other project.
+    projects = tuple(
+        sandbox.ProjectCredentials(secrets_module.token_hex(16), token)
+        for token in (secrets_module.token_urlsafe(24) for _ in range(2))
+    )
+    with sandbox.start(sandbox.SandboxSettings(projects=projects)) as running:
+        project, other = running.projects[:2]
         yield Target(
-            running.base_url, project.project_id, TokenCredentials(project.token)
+            running.base_url,
+            project.project_id,
+            TokenCredentials(project.token),
+            isolation_project_id=other.project_id,
+            isolation_credentials=TokenCredentials(other.token),
         )
 
 
@@ -269,6 +349,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         seed_resources=args.seed_resources,
         operation_ids=tuple(args.operation_ids or ()),
+        stateful=(
+            StatefulOptions(runs=args.stateful_runs, steps=args.stateful_steps)
+            if args.stateful
+            else None
+        ),
     )
     options = _with_safety(options, args)
     if not args.spec.is_file():
@@ -276,6 +361,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     with _target(args) as target:
         secrets = target.credentials.secrets
+        if target.isolation_credentials is not None:
+            secrets += target.isolation_credentials.secrets
         print(
             f"Testing {target.base_url} (project {target.project_id}) "
             f"against {args.spec.name} in {options.mode} mode",

@@ -66,6 +66,27 @@ class OperationResult:
         )
 
 
+@dataclass
+class CheckResult:
+    """One named GES check over a run: how often it ran, failed, and why.
+
+    `skip_reason` says why it never ran; `notes` say which part of it did
+    not run, when the rest did.
+    """
+
+    name: str
+    description: str
+    runs: int = 0
+    failures: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    skip_reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.failures == 0 and not self.findings
+
+
 @dataclass(frozen=True)
 class Leftover:
     """A resource the run created and could not delete."""
@@ -89,6 +110,10 @@ class RunResult:
     # 429 responses that were sent again, and those recorded after the retries.
     throttle_retries: int = 0
     throttle_gave_up: int = 0
+    # The named GES checks, in report order (empty when none ran).
+    checks: list[CheckResult] = field(default_factory=list)
+    # Errors that stopped the stateful phase early.
+    stateful_errors: list[str] = field(default_factory=list)
 
     @property
     def cases(self) -> int:
@@ -96,8 +121,11 @@ class RunResult:
 
     @property
     def conforms(self) -> bool:
-        return not self.interrupted and all(
-            op.conforms or op.skipped for op in self.operations
+        return (
+            not self.interrupted
+            and all(op.conforms or op.skipped for op in self.operations)
+            and all(check.passed for check in self.checks)
+            and not self.stateful_errors
         )
 
 

@@ -29,6 +29,7 @@ from contracts.cleanup import (
     ResourceRegistry,
     signals_deferred,
 )
+from contracts.lifecycle import StatefulOptions, phase_options, run_phase
 from contracts.results import EventListener, Leftover, OperationResult, RunResult
 from contracts.safety import (
     Guard,
@@ -76,6 +77,8 @@ class RunOptions:
     external: bool = False
     max_graphs: int | None = None
     rate_limit: float | None = None
+    # The stateful phase after the stateless one; None leaves it out.
+    stateful: StatefulOptions | None = None
 
 
 def load_schema(
@@ -219,6 +222,17 @@ def execute(
             policy=policy,
         )
         result.interrupted = _run_pytest(session)
+        if not result.interrupted and options.stateful is not None:
+            # Fuzzed creates may have used up the quota: free it first.
+            _clean_up(client, target, registry, options)
+            stateful = phase_options(
+                options.stateful,
+                mutations=options.mode is Mode.LIFECYCLE,
+                external=options.external,
+                max_graphs=options.max_graphs,
+                seed=seed,
+            )
+            run_phase(session, result, stateful)
     except KeyboardInterrupt:
         result.interrupted = True
     finally:

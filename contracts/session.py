@@ -10,6 +10,7 @@ with a curl line that reproduces it.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ class Target:
     base_url: str
     project_id: str
     credentials: Credentials
+    # A second project for the project-isolation check, when one is given.
+    isolation_project_id: str | None = None
+    isolation_credentials: Credentials | None = None
 
 
 class SessionNotActiveError(RuntimeError):
@@ -79,6 +83,9 @@ class GateSession:
         # Every case goes through the run's guard and rate limit when set.
         self.policy = policy
         self._results = {result.label: result for result in results}
+        # Responses each check ran on, and how many of them failed it.
+        self.check_runs: Counter[str] = Counter()
+        self.check_failures: Counter[str] = Counter()
         self._listener = listener
         self._failures: dict[str, list[tuple[str, Failure, Finding]]] = {}
         self._started: dict[str, float] = {}
@@ -137,6 +144,9 @@ class GateSession:
         failed = False
         for name, check in self.checks.items():
             failures = self._run_check(case, response, check, kwargs)
+            self.check_runs[name] += 1
+            if failures:
+                self.check_failures[name] += 1
             for failure in failures:
                 self._record_failure(result, name, failure, case, response)
                 failed = True
@@ -212,7 +222,28 @@ class GateSession:
         case: Case,
         response: Response,
     ) -> None:
-        seen = self._failures.setdefault(result.label, [])
+        self.record_finding(
+            result.label,
+            check,
+            failure,
+            response.status_code,
+            self._curl(case, response),
+        )
+
+    def record_finding(
+        self,
+        label: str,
+        check: str,
+        failure: Failure,
+        status_code: int | None,
+        curl: str,
+    ) -> None:
+        """Add `failure` to the operation's findings, or count it if already there.
+
+        `curl` reproduces it: one command, or a whole call sequence.
+        """
+        result = self._results[label]
+        seen = self._failures.setdefault(label, [])
         for seen_check, seen_failure, finding in seen:
             if seen_check == check and seen_failure == failure:
                 finding.occurrences += 1
@@ -222,8 +253,8 @@ class GateSession:
             title=failure.title,
             message=failure.message,
             severity=failure.severity.value,
-            status_code=response.status_code,
-            curl=self._curl(case, response),
+            status_code=status_code,
+            curl=curl,
         )
         seen.append((check, failure, finding))
         result.findings.append(finding)
