@@ -12,8 +12,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from contracts.results import OperationResult, RunResult
+from contracts.results import CheckResult, OperationResult, RunResult
 from contracts.session import redact_text
+
+# Classname of the named GES checks' testcases, apart from the spec's tags.
+CHECKS_CLASSNAME = "checks"
 
 
 def build_report(result: RunResult, secrets: tuple[str, ...]) -> ET.ElementTree:
@@ -21,10 +24,12 @@ def build_report(result: RunResult, secrets: tuple[str, ...]) -> ET.ElementTree:
     failures = sum(1 for op in result.operations if op.findings)
     errors = sum(1 for op in result.operations if op.errors and not op.findings)
     skipped = sum(1 for op in result.operations if not op.ran or op.skipped)
+    failures += sum(1 for check in result.checks if not check.passed)
+    skipped += sum(1 for check in result.checks if check.runs == 0)
     suite = ET.Element(
         "testsuite",
         name="ges-contracts",
-        tests=str(len(result.operations)),
+        tests=str(len(result.operations) + len(result.checks)),
         failures=str(failures),
         errors=str(errors),
         skipped=str(skipped),
@@ -43,7 +48,64 @@ def build_report(result: RunResult, secrets: tuple[str, ...]) -> ET.ElementTree:
         )
     for operation in result.operations:
         suite.append(_testcase(operation, secrets))
+    for check in result.checks:
+        suite.append(_check_testcase(check, secrets))
+    if result.stateful_errors:
+        suite.append(_stateful_error(result.stateful_errors, secrets))
     return ET.ElementTree(suite)
+
+
+def _check_testcase(check: CheckResult, secrets: tuple[str, ...]) -> ET.Element:
+    """One named GES check: runs and failures as properties, findings as failure."""
+    testcase = ET.Element("testcase", name=check.name, classname=CHECKS_CLASSNAME)
+    properties = ET.SubElement(testcase, "properties")
+    ET.SubElement(properties, "property", name="runs", value=str(check.runs))
+    ET.SubElement(properties, "property", name="failures", value=str(check.failures))
+    lines = [f"{check.description}: {check.runs} runs, {check.failures} failed"]
+    lines += check.notes
+    ET.SubElement(testcase, "system-out").text = redact_text("\n".join(lines), secrets)
+    if check.runs == 0:
+        reason = check.skip_reason or "the check did not run"
+        ET.SubElement(testcase, "skipped", message=redact_text(reason, secrets))
+        return testcase
+    if check.findings:
+        failure = ET.SubElement(
+            testcase,
+            "failure",
+            message=redact_text(check.findings[0].reason, secrets),
+            type=check.name,
+        )
+        failure.text = redact_text(_check_findings_text(check), secrets)
+    elif check.failures:
+        # Failures counted in the stateless phase are findings of operations.
+        ET.SubElement(
+            testcase,
+            "failure",
+            message=f"{check.failures} responses failed {check.name}; "
+            "see the operations' findings",
+            type=check.name,
+        )
+    return testcase
+
+
+def _check_findings_text(check: CheckResult) -> str:
+    blocks = []
+    for finding in check.findings:
+        blocks.append(
+            f"{finding.title} (severity {finding.severity}, "
+            f"{finding.occurrences} times)\n{finding.message.strip()}\n"
+            f"Reproduce with this call sequence:\n{finding.curl}"
+        )
+    return "\n\n".join(blocks)
+
+
+def _stateful_error(errors: list[str], secrets: tuple[str, ...]) -> ET.Element:
+    testcase = ET.Element("testcase", name="stateful_phase", classname=CHECKS_CLASSNAME)
+    error = ET.SubElement(
+        testcase, "error", message=redact_text(errors[0], secrets), type="error"
+    )
+    error.text = redact_text("\n".join(errors), secrets)
+    return testcase
 
 
 def _testcase(operation: OperationResult, secrets: tuple[str, ...]) -> ET.Element:

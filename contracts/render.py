@@ -12,6 +12,7 @@ from typing import TextIO
 
 from contracts.results import (
     CaseFinished,
+    CheckResult,
     Event,
     OperationFinished,
     OperationResult,
@@ -111,10 +112,60 @@ def findings(result: RunResult) -> str:
         for finding in op.findings:
             blocks.append(
                 f"{op.operation_id}: {finding.reason} "
-                f"[{finding.occurrences} cases]\n    {finding.curl}"
+                f"[{finding.occurrences} cases]\n{_indent(finding.curl)}"
             )
         for error in op.errors:
             blocks.append(f"{op.operation_id}: error: {error}")
+    return "\n".join(blocks)
+
+
+def _indent(text: str) -> str:
+    """Indent every line: a stateful reproduction is a sequence of commands."""
+    return "\n".join(f"    {line}" for line in text.splitlines())
+
+
+def _check_verdict(check: CheckResult) -> str:
+    if check.runs == 0:
+        return "SKIP"
+    return "PASS" if check.passed else "FAIL"
+
+
+def checks_summary(result: RunResult) -> str:
+    """Format the table of the named GES checks: runs, failures and verdict."""
+    rows = [("Check", "Runs", "Failed", "Result")]
+    for check in result.checks:
+        rows.append(
+            (check.name, str(check.runs), str(check.failures), _check_verdict(check))
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [
+            cell.ljust(width) if column == 0 else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    for check in result.checks:
+        if check.runs == 0 and check.skip_reason:
+            lines.append(f"  {check.name} skipped: {check.skip_reason}")
+        for note in check.notes:
+            lines.append(f"  {check.name}: {note}")
+    return "\n".join(lines)
+
+
+def check_findings(result: RunResult) -> str:
+    """Format each check finding with the call sequence that reproduces it."""
+    blocks = []
+    for check in result.checks:
+        for finding in check.findings:
+            blocks.append(
+                f"{check.name}: {finding.title} ({finding.severity}, "
+                f"{finding.occurrences} times): {finding.message}\n"
+                f"  Reproduce with:\n{_indent(finding.curl)}"
+            )
+    blocks += [f"stateful phase stopped: {error}" for error in result.stateful_errors]
     return "\n".join(blocks)
 
 
@@ -157,8 +208,11 @@ def closing_line(result: RunResult) -> str:
     elif result.conforms:
         verdict = "the target conforms"
     else:
-        failing = sum(1 for op in result.operations if not op.conforms)
+        failing = sum(1 for op in result.operations if not (op.conforms or op.skipped))
         verdict = f"{failing} of {len(result.operations)} operations do not conform"
+        failed_checks = sum(1 for check in result.checks if not check.passed)
+        if failed_checks:
+            verdict += f", {failed_checks} of {len(result.checks)} checks fail"
     return (
         f"Ran {result.cases} cases against {ran} operations in "
         f"{result.duration:.1f} s (seed {result.seed}): {verdict}"
@@ -171,6 +225,11 @@ def report(result: RunResult, stream: TextIO, secrets: tuple[str, ...]) -> None:
     found = findings(result)
     if found:
         parts += ["", "Findings:", found]
+    if result.checks:
+        parts += ["", "GES checks:", checks_summary(result)]
+    found = check_findings(result)
+    if found:
+        parts += ["", "Check findings:", found]
     if result.setup_notes:
         parts += ["", "Notes:"] + [f"  {note}" for note in result.setup_notes]
     parts += ["", safety(result)]
