@@ -31,6 +31,7 @@ __all__ = [
     "load_spec",
     "operations",
     "resolve",
+    "schema_enum",
     "transitional_statuses",
     "validate_response",
 ]
@@ -292,3 +293,12 @@ def transitional_statuses() -> frozenset[str]:
     """Return GraphStatus `x-ges-transitional`, the in-between statuses."""
     schema = _spec()["components"]["schemas"]["GraphStatus"]
     return frozenset(schema["x-ges-transitional"])
+
+
+def schema_enum(name: str) -> tuple[str, ...]:
+    """Return the `enum` of `components.schemas[name]`, in document order.
+
+    Raises KeyError when the document has no such schema or it has no enum.
+    """
+    schema = _spec()["components"]["schemas"][name]
+    return tuple(str(value) for value in schema["enum"])

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import openapi
 from probes import metrics
 from probes.collect import CollectContext, known_value, label, parse_epoch_millis
 from probes.state import Samples
 
 OPERATION = "listBackups"
 PATH = "/v1.0/{project_id}/graphs/backups"
-BACKUP_STATUSES = ("backing_up", "success", "failed")
+BACKUP_STATUSES = openapi.schema_enum("BackupStatus")
 
 
 def collect_backups(context: CollectContext) -> Samples:

@@ -43,11 +43,17 @@ def label(value: Any) -> str:
     return text[:MAX_LABEL_LENGTH]
 
 
+def free_label(value: Any, label_name: str, state: TargetState) -> str:
+    """Return a free-form `value` cut short and bounded in distinct values."""
+    text = "" if value is None else str(value)
+    return state.bounded(label_name, text[: metrics.MAX_BOUNDED_LABEL_LENGTH])
+
+
 def known_value(value: Any, known: tuple[str, ...]) -> str:
     """Return `value` if it is one of `known`, else the `unknown` label value.
 
-    Status labels go through this, so a misbehaving API cannot create series
-    without bound.
+    Labels with an enum in the OpenAPI document go through this, so a
+    misbehaving API cannot create series without bound.
     """
     if isinstance(value, str) and value in known:
         return value

@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import openapi
 from probes import metrics
-from probes.collect import CollectContext, known_value, label, parse_wire_time
+from probes.collect import (
+    CollectContext,
+    free_label,
+    known_value,
+    label,
+    parse_wire_time,
+)
 from probes.state import Samples
 
 OPERATION = "listGraphs"
 PATH = "/v1.0/{project_id}/graphs"
+SIZE_TYPES = openapi.schema_enum("GraphSizeTypeIndex")
+ARCHITECTURES = openapi.schema_enum("Arch")
 _KEPT_FIELDS = (
     "id", "name", "status", "dataStoreVersion", "graphSizeTypeIndex", "arch",
     "created",
@@ -47,7 +56,7 @@ def collect_graphs(context: CollectContext) -> Samples:
     exported = graphs[: target.max_exported_graphs]
     context.state.exported_graph_ids = {graph["id"] for graph in exported}
     for graph in exported:
-        _add_graph(samples, graph, context.graph_statuses)
+        _add_graph(samples, graph, context)
     samples.set(metrics.PROBE_GRAPHS_EXPORTED, (), len(exported))
     samples.set(metrics.PROBE_GRAPHS_OMITTED, (), len(graphs) - len(exported))
 
@@ -56,8 +65,9 @@ def collect_graphs(context: CollectContext) -> Samples:
 
 
 def _add_graph(
-    samples: Samples, graph: dict[str, Any], known_statuses: tuple[str, ...]
+    samples: Samples, graph: dict[str, Any], context: CollectContext
 ) -> None:
+    known_statuses = context.graph_statuses
     graph_id = label(graph["id"])
     name = label(graph.get("name"))
     current = graph["status"]
@@ -70,9 +80,9 @@ def _add_graph(
     info = (
         graph_id,
         name,
-        label(graph.get("dataStoreVersion")),
-        label(graph.get("graphSizeTypeIndex")),
-        label(graph.get("arch")),
+        free_label(graph.get("dataStoreVersion"), "version", context.state),
+        known_value(graph.get("graphSizeTypeIndex"), SIZE_TYPES),
+        known_value(graph.get("arch"), ARCHITECTURES),
     )
     samples.set(metrics.GRAPH_INFO, info, 1.0)
 

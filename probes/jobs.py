@@ -6,26 +6,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import openapi
 from probes import metrics
-from probes.collect import CollectContext, known_value, label, parse_wire_time
+from probes.collect import CollectContext, free_label, known_value, parse_wire_time
 from probes.state import Samples
 
 OPERATION = "listJobs"
 PATH = "/v1.0/{project_id}/graphs/jobs"
 FINISHED = ("success", "failed")
 UNFINISHED = ("pending", "waiting", "running")
-# GES's 2019 API reference writes `waiting` where later ones write `pending`,
-# and GES v2 adds `partiallyFailed`.
-JOB_STATUSES = (*UNFINISHED, *FINISHED, "partiallyFailed")
+JOB_STATUSES = openapi.schema_enum("JobStatus")
 # A finished job missing from this many listings in a row is forgotten. A job
 # that shifts between pages while the listing is paged is missing from one
 # listing only, so it is not observed a second time when it comes back.
 FORGET_AFTER_CYCLES = 10
-# GES examples show one jobType and a handful of jobName values. Past this many
-# (type, name) pairs per target, further pairs are exported as `other`, so an
-# API sending arbitrary names cannot create series without bound.
-MAX_JOB_KINDS = 100
-OTHER_KIND = ("other", "other")
 
 
 @dataclass
@@ -33,7 +27,8 @@ class _Tally:
     """Totals of one listing, to which pages are added one at a time."""
 
     by_status: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    oldest_begin: float | None = None
+    # (job type, job name) -> begin time of its oldest unfinished job.
+    oldest_begin: dict[tuple[str, str], float] = field(default_factory=dict)
     finished_ids: list[str] = field(default_factory=list)
     new_ids: set[str] = field(default_factory=set)
     # (job type, job name, status, duration or None) of jobs not seen before.
@@ -60,36 +55,26 @@ def collect_jobs(context: CollectContext) -> Samples:
     samples = Samples()
     for labels, count in tally.by_status.items():
         samples.set(metrics.JOB_BY_STATUS, labels, count)
-    oldest = tally.oldest_begin
-    age = 0.0 if oldest is None else max(0.0, context.now - oldest)
-    samples.set(metrics.JOB_OLDEST_RUNNING_AGE, (), age)
+    for kind, begin in tally.oldest_begin.items():
+        age = max(0.0, context.now - begin)
+        samples.set(metrics.JOB_OLDEST_RUNNING_AGE, kind, age)
 
     _record_finished(context, tally)
     return samples
 
 
-def _job_kind(job: dict[str, Any], kinds: set[tuple[str, str]]) -> tuple[str, str]:
-    kind = (label(job.get("jobType")), label(job.get("jobName")))
-    if kind in kinds:
-        return kind
-    if len(kinds) >= MAX_JOB_KINDS:
-        return OTHER_KIND
-    kinds.add(kind)
-    return kind
-
-
 def _fold(tally: _Tally, job: dict[str, Any], context: CollectContext) -> None:
     seen = context.state.finished_jobs
     status = job["status"]
-    job_type, job_name = _job_kind(job, context.state.job_kinds)
+    job_type = free_label(job.get("jobType"), "job_type", context.state)
+    job_name = free_label(job.get("jobName"), "job_name", context.state)
     tally.by_status[(job_type, job_name, known_value(status, JOB_STATUSES))] += 1
 
     if status in UNFINISHED:
         begin = parse_wire_time(job.get("beginTime"))
-        if begin is not None and (
-            tally.oldest_begin is None or begin < tally.oldest_begin
-        ):
-            tally.oldest_begin = begin
+        oldest = tally.oldest_begin.get((job_type, job_name))
+        if begin is not None and (oldest is None or begin < oldest):
+            tally.oldest_begin[(job_type, job_name)] = begin
     elif status in FINISHED:
         job_id = job["jobId"]
         tally.finished_ids.append(job_id)

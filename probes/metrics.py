@@ -6,8 +6,13 @@ render time, so `labels` below lists only the labels that vary within a target.
 The Prometheus rules and the Grafana dashboards use these names and nothing else.
 
 No label takes an unbounded set of values: job ids, backup ids and timestamps
-are never label values. Graph ids and names are, so `graphs.max_exported` in
-the config caps the number of graphs per target.
+are never label values. A label the OpenAPI document gives an enum (statuses,
+quota type, size type, architecture) takes a listed value or `unknown`. A
+free-form label (job type and name, engine version, error code) is cut to
+`MAX_BOUNDED_LABEL_LENGTH` characters and takes at most `MAX_LABEL_VALUES`
+distinct values per target; later values are exported as `other` and counted
+in `ges_probe_label_values_capped_total`. Graph ids and names are label values,
+so `graphs.max_exported` in the config caps the number of graphs per target.
 """
 
 from __future__ import annotations
@@ -53,6 +58,18 @@ API_DURATION_BUCKETS = (
 # document does not list (GraphStatus, job or backup status), so that an
 # unexpected value cannot add series without bound.
 UNKNOWN_STATUS = "unknown"
+# The value of a free-form label once it has reached its distinct-value cap.
+OTHER_VALUE = "other"
+MAX_BOUNDED_LABEL_LENGTH = 64
+# Distinct values per target of each free-form label. GES examples show one
+# jobType, a dozen jobName values and a handful of engine versions, so the caps
+# leave room for growth and still bound the series an odd API can create.
+MAX_LABEL_VALUES = {
+    "job_type": 20,
+    "job_name": 100,
+    "version": 50,
+    "error_code": 100,
+}
 
 QUOTA_AVAILABLE = MetricSpec(
     "ges_quota_available",
@@ -104,7 +121,9 @@ JOB_BY_STATUS = MetricSpec(
 JOB_OLDEST_RUNNING_AGE = MetricSpec(
     "ges_job_oldest_running_age_seconds",
     MetricType.GAUGE,
-    "Age of the oldest job still pending or running; 0 when none is.",
+    "Age of the oldest job of each type and name still pending or running; a "
+    "kind with no such job has no series.",
+    ("job_type", "job_name"),
 )
 JOB_FAILED = MetricSpec(
     "ges_job_failed_total",
@@ -194,6 +213,13 @@ PROBE_GRAPHS_EXPORTED = MetricSpec(
     MetricType.GAUGE,
     "Graphs exported with per-graph series in the last graphs collection.",
 )
+PROBE_LABEL_VALUES_CAPPED = MetricSpec(
+    "ges_probe_label_values_capped_total",
+    MetricType.COUNTER,
+    "Label values exported as `other` because the label already had its "
+    "maximum number of distinct values; above 0 means the cap is hit.",
+    ("label",),
+)
 PROBE_GRAPHS_OMITTED = MetricSpec(
     "ges_probe_graphs_omitted",
     MetricType.GAUGE,
@@ -243,6 +269,7 @@ TARGET_METRICS = (
     PROBE_DATA_AGE,
     PROBE_GRAPHS_EXPORTED,
     PROBE_GRAPHS_OMITTED,
+    PROBE_LABEL_VALUES_CAPPED,
 )
 DAEMON_METRICS = (
     PROBE_BUILD_INFO,

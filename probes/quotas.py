@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import openapi
 from probes import metrics
-from probes.collect import CollectContext, label
+from probes.collect import CollectContext, known_value
 from probes.state import Samples
 
 OPERATION = "listQuotas"
 PATH = "/v1.0/{project_id}/graphs/quotas"
+QUOTA_TYPES = openapi.schema_enum("QuotaType")
 
 
 def collect_quotas(context: CollectContext) -> Samples:
@@ -29,5 +31,7 @@ def collect_quotas(context: CollectContext) -> Samples:
             raise client.malformed(OPERATION, "a quota entry has no `type`")
         if not isinstance(available, (int, float)):
             raise client.malformed(OPERATION, f"quota `{kind}` has no `available`")
-        samples.set(metrics.QUOTA_AVAILABLE, (label(kind),), float(available))
+        samples.set(
+            metrics.QUOTA_AVAILABLE, (known_value(kind, QUOTA_TYPES),), float(available)
+        )
     return samples

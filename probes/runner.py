@@ -107,6 +107,8 @@ class TargetPoller:
             for violation in VIOLATION_KINDS:
                 labels = (operation, violation)
                 self.state.increment(metrics.API_CONTRACT_VIOLATIONS, labels, 0)
+        for label_name in metrics.MAX_LABEL_VALUES:
+            self.state.increment(metrics.PROBE_LABEL_VALUES_CAPPED, (label_name,), 0)
 
     def run_cycle(self) -> bool:
         """Run every configured collection once; return whether all succeeded."""

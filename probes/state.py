@@ -93,8 +93,8 @@ class TargetState:
         # Graphs with per-graph series after the last graphs collection; the
         # backups collection exports the same graphs first.
         self.exported_graph_ids: set[str] = set()
-        # (job type, job name) pairs used as label values so far.
-        self.job_kinds: set[tuple[str, str]] = set()
+        # Free-form label name -> the values it has been exported with.
+        self.label_values: dict[str, set[str]] = {}
         self.cycles = 0
 
     def replace(self, kind: str, samples: Samples, now: float) -> None:
@@ -129,6 +129,21 @@ class TargetState:
                 histogram = series[labels] = Histogram(spec.buckets)
             histogram.observe(value)
 
+    def bounded(self, label_name: str, value: str) -> str:
+        """Return `value`, or `other` once `label_name` has its maximum of values.
+
+        NOTE: a value stays counted for the life of the process, as the
+        counter and histogram series that carry it do.
+        """
+        seen = self.label_values.setdefault(label_name, set())
+        if value in seen:
+            return value
+        if len(seen) >= metrics.MAX_LABEL_VALUES[label_name]:
+            self.increment(metrics.PROBE_LABEL_VALUES_CAPPED, (label_name,))
+            return metrics.OTHER_VALUE
+        seen.add(value)
+        return value
+
     def first_seen_at(self, resource_id: str, now: float) -> float:
         return self.first_seen.setdefault(resource_id, now)
 
@@ -147,6 +162,10 @@ class TargetState:
         )
 
     def count_error(self, operation: str, error_code: str) -> None:
+        # GES and APIGW codes (`GES.7000`) come from the response body, so
+        # they are bounded; the client's own codes are a fixed set.
+        if "." in error_code:
+            error_code = self.bounded("error_code", error_code)
         self.increment(metrics.API_ERRORS, (operation, error_code))
 
     def count_retry(self, operation: str) -> None:

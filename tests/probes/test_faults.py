@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+import string
 import subprocess
 import threading
 from typing import Any
@@ -405,3 +407,63 @@ def test_paging_endless_listing_stops(
     errors = value(scrape(poller), "ges_api_errors_total",
                    operation="listGraphs", error_code="malformed_response")  # fmt: skip
     assert errors == 1
+
+
+def random_listing(rng: random.Random, cycle: int) -> dict[str, Reply]:
+    """Replies whose every label-bound field is a value never sent before."""
+
+    def word() -> str:
+        return f"c{cycle}-" + "".join(rng.choices(string.ascii_letters, k=12))
+
+    jobs = [
+        {"jobId": word(), "status": word(), "jobType": word(), "jobName": word(),
+         "relatedGraph": "g", "beginTime": "2026-01-01T00:00:00"}
+        for _ in range(60)
+    ]  # fmt: skip
+    graphs = []
+    for index in range(60):
+        item = graph(f"id-{cycle}-{index}", f"graph_{cycle}_{index}", word())
+        item["dataStoreVersion"] = word()
+        item["graphSizeTypeIndex"] = "9" * 1000
+        graphs.append(item)
+    quotas = [{"type": word(), "available": 1} for _ in range(20)]
+    return {
+        f"{GRAPHS}/jobs": Reply(200, {"jobCount": len(jobs), "jobList": jobs}),
+        GRAPHS: graphs_reply(*graphs),
+        QUOTAS: Reply(200, {"quotas": {"resources": quotas}}),
+    }
+
+
+BOUNDED_LABELS = [
+    ("ges_job_by_status", "status", 6),
+    ("ges_job_by_status", "job_type", 21),
+    ("ges_job_by_status", "job_name", 101),
+    ("ges_job_oldest_running_age_seconds", "job_name", 101),
+    ("ges_quota_available", "type", 1),
+    ("ges_graph_by_status", "status", 1),
+    ("ges_graph_info", "version", 51),
+    ("ges_graph_info", "size_type", 1),
+]
+
+
+def test_labels_random_values_stay_bounded(
+    poller_factory: Any, server: FaultyServer
+) -> None:
+    rng = random.Random(7)
+    target = make_target(server.url, PROJECT, max_exported_graphs=100,
+                         collections=("quotas", "graphs", "jobs"))  # fmt: skip
+    poller = poller_factory(target)
+
+    for cycle in range(4):
+        for path, reply in random_listing(rng, cycle).items():
+            server.default(path, reply)
+        assert poller.run_cycle() is True
+
+    text = scrape(poller)
+    for family, label_name, maximum in BOUNDED_LABELS:
+        values = {labels[label_name] for labels, _ in samples(text, family)}
+        assert len(values) <= maximum, (family, label_name, len(values))
+        assert all(len(v) <= 64 for v in values), (family, label_name)
+    for label_name in ("job_type", "job_name", "version"):
+        capped = value(text, "ges_probe_label_values_capped_total", label=label_name)
+        assert capped is not None and capped > 0, label_name
