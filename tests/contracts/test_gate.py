@@ -274,7 +274,15 @@ def graph_and_metadata_names(base_url: str) -> list[str]:
 def test_gate_interrupt_deletes_created_resources() -> None:
     with sandbox.start(settings()) as running:
         process = subprocess.Popen(
-            [sys.executable, "-m", "contracts", *target_args(running.base_url)],
+            [
+                sys.executable,
+                "-m",
+                "contracts",
+                *target_args(running.base_url),
+                "--mode",
+                "lifecycle",
+                "--allow-mutations",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
