@@ -7,7 +7,9 @@ Errors raised by `GesClient`, all subclasses of `ApiError`:
 - `ApiTransportError`: no response (connect or read timeout, refused
   connection, IAM could not issue a token), after any retries.
 - `MalformedResponseError`: a 200 response whose body is not the JSON the probe
-  needs (not JSON, not an object, a list field missing or of the wrong type).
+  needs (not JSON, not an object, a list field missing or of the wrong type, a
+  page longer than the requested `limit`), or any body over
+  `MAX_RESPONSE_BYTES`.
 
 Every attempt is reported to a `RequestRecorder`, and every response body is
 checked against the OpenAPI document before it is returned.
@@ -44,6 +46,10 @@ DEFAULT_RETRY_AFTER_MAX_SECONDS = 60.0
 # a server that keeps returning items past its own count would otherwise keep
 # one cycle busy without end.
 MAX_PAGES_PER_LISTING = 10_000
+# A body longer than this is not read to its end. A page of 1,000 graphs, the
+# largest the probe requests by default, is about 2 MB of JSON, and parsing a
+# body takes several times its size in memory.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 _ERROR_CODE = re.compile(r"[A-Z][A-Za-z]{1,9}\.[0-9]{4}")
 
@@ -76,13 +82,15 @@ class ApiTransportError(ApiError):
 
 
 class MalformedResponseError(ApiError):
-    """The API responded 200 with a body the probe cannot use."""
+    """The API responded with a body the probe cannot use."""
 
-    def __init__(self, operation: str, reason: str) -> None:
+    def __init__(
+        self, operation: str, reason: str, error_code: str = "malformed_response"
+    ) -> None:
         super().__init__(
             operation,
             f"`{operation}` returned a malformed response: {reason}",
-            "malformed_response",
+            error_code,
         )
 
 
@@ -203,14 +211,21 @@ class GesClient:
         path: str,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
+        page: tuple[str, int] | None = None,
     ) -> dict[str, Any]:
-        """Send one logical request and return its JSON object body."""
+        """Send one logical request and return its JSON object body.
+
+        With `page` (items key, requested limit), a body whose list under the
+        key is longer than the limit is malformed, and it is rejected before
+        it is validated, which costs time and memory in proportion to its
+        length.
+        """
         attempt = 0
         while True:
             attempt += 1
             response, error = self._attempt(operation, method, path, params, json)
             if response is not None and _is_final(response):
-                return self._finish(operation, response)
+                return self._finish(operation, response, page)
             if response is not None:
                 error = self._finish_error(operation, response)
 
@@ -258,7 +273,9 @@ class GesClient:
                     operation, f"the listing did not end after {pages - 1} pages"
                 )
             query = {**(params or {}), "offset": offset, "limit": limit}
-            body = self.request(operation, "GET", path, params=query)
+            body = self.request(
+                operation, "GET", path, params=query, page=(items_key, limit)
+            )
             items = body.get(items_key)
             count = body.get(count_key)
             if not isinstance(items, list) or not all(
@@ -288,7 +305,7 @@ class GesClient:
     ) -> tuple[httpx.Response | None, ApiError | None]:
         started = time.perf_counter()
         try:
-            response = self._http.request(method, path, params=params, json=json)
+            response = self._send(operation, method, path, params, json)
         except httpx.TimeoutException as exc:
             error_code, cause = "timeout", exc
         except httpx.TransportError as exc:
@@ -304,6 +321,48 @@ class GesClient:
         message = f"`{operation}` failed: {type(cause).__name__}: {cause}"
         return None, ApiTransportError(operation, message, error_code)
 
+    def _send(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        json: Any,
+    ) -> httpx.Response:
+        """Send one attempt and read at most `MAX_RESPONSE_BYTES` of its body."""
+        request = self._http.build_request(method, path, params=params, json=json)
+        streamed = self._http.send(request, stream=True)
+        try:
+            declared = streamed.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+                raise self._too_large(operation, f"{declared} bytes declared")
+            chunks, size = [], 0
+            # Decoded bytes are counted, so a compressed body cannot expand
+            # past the limit either.
+            for chunk in streamed.iter_bytes():
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise self._too_large(operation, f"over {size} bytes read")
+                chunks.append(chunk)
+        finally:
+            streamed.close()
+        headers = [
+            (name, value)
+            for name, value in streamed.headers.multi_items()
+            if name.lower() != "content-encoding"
+        ]
+        return httpx.Response(
+            streamed.status_code,
+            headers=headers,
+            content=b"".join(chunks),
+            request=request,
+        )
+
+    def _too_large(self, operation: str, detail: str) -> MalformedResponseError:
+        self.recorder.count_error(operation, "response_too_large")
+        reason = f"the body is longer than {MAX_RESPONSE_BYTES} bytes ({detail})"
+        return MalformedResponseError(operation, reason, "response_too_large")
+
     def _wait_before_retry(
         self, attempt: int, response: httpx.Response | None
     ) -> float | None:
@@ -318,13 +377,27 @@ class GesClient:
                 return requested
         return self._retry.backoff(attempt, self._rng)
 
-    def _finish(self, operation: str, response: httpx.Response) -> dict[str, Any]:
+    def _finish(
+        self,
+        operation: str,
+        response: httpx.Response,
+        page: tuple[str, int] | None = None,
+    ) -> dict[str, Any]:
         if response.status_code != 200:
             raise self._finish_error(operation, response)
         try:
             body = response.json()
         except ValueError:
             raise self.malformed(operation, "the body is not JSON") from None
+        if page is not None and isinstance(body, dict):
+            items_key, limit = page
+            items = body.get(items_key)
+            if isinstance(items, list) and len(items) > limit:
+                raise self.malformed(
+                    operation,
+                    f"`{items_key}` has {len(items)} items, more than the "
+                    f"requested limit {limit}",
+                )
         self._validate(operation, response.status_code, body)
         if not isinstance(body, dict):
             raise self.malformed(operation, "the body is not a JSON object")

@@ -164,7 +164,7 @@ API_ERRORS = MetricSpec(
     MetricType.COUNTER,
     "Failed API request attempts, by operation and error code: the GES or "
     "APIGW code of the error body, or http_<status>, timeout, "
-    "transport_error or malformed_response.",
+    "transport_error, malformed_response or response_too_large.",
     ("operation", "error_code"),
 )
 API_RETRIES = MetricSpec(

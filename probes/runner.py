@@ -35,7 +35,9 @@ OPERATIONS = {
 # `openapi.Violation.kind` values, and the error codes the client itself
 # assigns; each starts at 0 for every operation the target calls.
 VIOLATION_KINDS = ("undocumented_status", "schema")
-INITIAL_ERROR_CODES = ("timeout", "transport_error", "malformed_response")
+INITIAL_ERROR_CODES = (
+    "timeout", "transport_error", "malformed_response", "response_too_large",
+)  # fmt: skip
 
 logger = logging.getLogger(CYCLE_LOGGER)
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 import random
 import string
 import subprocess
 import threading
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -467,3 +469,46 @@ def test_labels_random_values_stay_bounded(
     for label_name in ("job_type", "job_name", "version"):
         capped = value(text, "ges_probe_label_values_capped_total", label=label_name)
         assert capped is not None and capped > 0, label_name
+
+
+def test_paging_page_over_limit_rejected_in_bounded_memory(
+    poller_factory: Any, server: FaultyServer
+) -> None:
+    # 100,000 graphs with only an id and a status break the document, and the
+    # page is 100 times the requested limit.
+    items = [{"id": str(index), "status": "200"} for index in range(100_000)]
+    raw = json.dumps({"graphCount": len(items), "graphs": items}).encode()
+    server.default(GRAPHS, Reply(200, raw=raw))
+    target = make_target(server.url, PROJECT, collections=("graphs",),
+                         page_limit=1000)  # fmt: skip
+    poller = poller_factory(target)
+
+    tracemalloc.start()
+    try:
+        success = poller.run_cycle()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert success is False
+    errors = value(scrape(poller), "ges_api_errors_total",
+                   operation="listGraphs", error_code="malformed_response")  # fmt: skip
+    assert errors == 1
+    assert peak < 200 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB for {len(raw)} B"
+
+
+def test_client_body_over_maximum_counts_error(
+    poller_factory: Any, server: FaultyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("probes.client.MAX_RESPONSE_BYTES", 1000)
+    server.default(
+        QUOTAS, Reply(200, raw=b" " * 5000 + json.dumps(QUOTAS_BODY).encode())
+    )
+    poller = quotas_poller(poller_factory, server)
+
+    assert poller.run_cycle() is False
+
+    errors = value(scrape(poller), "ges_api_errors_total",
+                   operation="listQuotas", error_code="response_too_large")  # fmt: skip
+    assert errors == 1
+    assert len(server.requests_to(QUOTAS)) == 1
