@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ from probes import logs
 from probes.auth import IamCredentials
 from probes.config import (
     DEFAULT_PAGE_LIMIT,
+    MIN_INTERVAL_SECONDS,
     Auth,
     Config,
     ConfigError,
@@ -88,8 +90,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--interval", type=float, default=None,
-        help="seconds between poll cycles (default: the config's "
-        "interval_seconds, 60; 5 for the embedded sandbox)",
+        help=f"seconds between poll cycles, at least {MIN_INTERVAL_SECONDS:g} "
+        "(default: the config's interval_seconds, 60; 5 for the embedded "
+        "sandbox)",
     )  # fmt: skip
     parser.add_argument(
         "--log.level", dest="log_level", default="info",
@@ -163,6 +166,14 @@ def build_config(args: argparse.Namespace) -> Config | None:
     """Return the configured targets, or None for the embedded sandbox."""
     if args.target and args.config_file:
         raise UsageError("give either --target or --config.file, not both")
+    interval = args.interval
+    if interval is not None and not (
+        math.isfinite(interval) and interval >= MIN_INTERVAL_SECONDS
+    ):
+        raise UsageError(
+            f"--interval must be a finite number of seconds, at least "
+            f"{MIN_INTERVAL_SECONDS:g}, got `{interval}`"
+        )
     if args.config_file:
         config = load_config(args.config_file)
     elif args.target:
@@ -170,8 +181,6 @@ def build_config(args: argparse.Namespace) -> Config | None:
     else:
         return None
     if args.interval is not None:
-        if args.interval <= 0:
-            raise UsageError(f"--interval must be above 0, got `{args.interval}`")
         config = Config(targets=config.targets, interval_seconds=args.interval)
     return config
 
@@ -234,7 +243,7 @@ def serve(config: Config, host: str, port: int, config_file: str | None = None) 
             host,
             port,
             registry,
-            healthy=lambda: not daemon.stopping.is_set(),
+            healthy=daemon.healthy,
             logs=history.text,
         )
     except OSError as exc:

@@ -30,6 +30,7 @@ environment, not in the file.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -44,6 +45,9 @@ from probes.client import RetryPolicy, Timeouts
 from sandbox import MAX_PAGE_LIMIT
 
 DEFAULT_INTERVAL_SECONDS = 60.0
+# A shorter interval would poll the API nearly without pause: one cycle of a
+# large project alone takes longer than this.
+MIN_INTERVAL_SECONDS = 1.0
 # GES documents no maximum page size, so the default is the largest page the
 # sandbox serves: one cycle then needs the fewest requests it allows.
 DEFAULT_PAGE_LIMIT = MAX_PAGE_LIMIT
@@ -144,12 +148,23 @@ class _Reader:
             self.fail(self.key(name), value, "must be a non-empty string")
         return _substitute(self.source, self.key(name), value)
 
-    def number(self, name: str, default: float, minimum: float = 0.0) -> float:
+    def number(
+        self,
+        name: str,
+        default: float,
+        above: float = 0.0,
+        at_least: float | None = None,
+    ) -> float:
+        """Read a finite number greater than `above`, or at least `at_least`."""
         value = self.data.get(name, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(self.key(name), value, "must be a number")
-        if value <= minimum:
-            self.fail(self.key(name), value, f"must be greater than {minimum:g}")
+        if not math.isfinite(value):
+            self.fail(self.key(name), value, "must be a finite number")
+        if at_least is not None and value < at_least:
+            self.fail(self.key(name), value, f"must be at least {at_least:g}")
+        if at_least is None and value <= above:
+            self.fail(self.key(name), value, f"must be greater than {above:g}")
         return float(value)
 
     def integer(self, name: str, default: int, minimum: int = 1) -> int:
@@ -202,7 +217,9 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 def parse_config(source: str, data: Any) -> Config:
     """Validate the parsed YAML document `data`; `source` names it in errors."""
     top = _Reader(source, "", data, {"interval_seconds", "targets"})
-    interval = top.number("interval_seconds", DEFAULT_INTERVAL_SECONDS)
+    interval = top.number(
+        "interval_seconds", DEFAULT_INTERVAL_SECONDS, at_least=MIN_INTERVAL_SECONDS
+    )
     raw_targets = top.data.get("targets")
     if not isinstance(raw_targets, list) or not raw_targets:
         top.fail("targets", raw_targets, "must be a non-empty list")

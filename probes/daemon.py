@@ -54,6 +54,19 @@ class Daemon:
     def start(self) -> None:
         self._threads = start_polling(self.pollers, self.config.interval_seconds)
 
+    def healthy(self) -> bool:
+        """Return whether the daemon runs and every poll thread is alive.
+
+        A poll thread that died of an exception polls no more, so /healthz
+        reports it rather than serving stale values as healthy.
+        """
+        if self.stopping.is_set():
+            return False
+        if self._generation_stop.is_set():
+            # A reload is stopping the old threads and starting new ones.
+            return True
+        return all(thread.is_alive() for thread in self._threads)
+
     def request_stop(self) -> None:
         self.stopping.set()
         self.wake.set()

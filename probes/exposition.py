@@ -1,7 +1,7 @@
 """Render the targets' state as Prometheus metric families, and serve them.
 
 `/metrics` returns the text exposition format 0.0.4; `/healthz` returns 200
-while the daemon runs; `/logs` returns recent poll-cycle log lines, of one
+while the daemon runs with every poll thread alive, else 503; `/logs` returns recent poll-cycle log lines, of one
 target with `?target=NAME`. Every target-scoped family carries `target`,
 `project_id` and the union of the configured label names (a target without
 one of them gets an empty value, which Prometheus treats as absent).
@@ -236,7 +236,9 @@ def _make_handler(
             elif path == "/healthz":
                 ok = healthy()
                 self._send(
-                    200 if ok else 503, "text/plain", b"ok\n" if ok else b"stopping\n"
+                    200 if ok else 503,
+                    "text/plain",
+                    b"ok\n" if ok else b"unhealthy: stopping or a poll thread died\n",
                 )
             elif path == "/logs" and logs is not None:
                 target = parse_qs(query).get("target", [None])[0]

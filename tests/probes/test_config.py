@@ -123,7 +123,8 @@ INVALID = [
             "'graphs', 'jobs', 'backups'), got `'metadatas'`"
         ),
     ),
-    ("interval", "`interval_seconds` must be greater than 0, got `0`"),
+    ("interval", "`interval_seconds` must be at least 1, got `0.5`"),
+    ("interval-not-finite", "`interval_seconds` must be a finite number, got `nan`"),
     ("page-limit", "`targets[0].page_limit` must be an integer, got `'1000'`"),
     ("missing-project-id", "`targets[0].project_id` is missing"),
     (

@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 import logging
+import math
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from probes.__main__ import build_config, main, parse_args, parse_listen_address
+from probes.config import Config
+from probes.daemon import Daemon
+from probes.exposition import MetricsServer, build_registry
+from tests.probes.conftest import make_target
 
 TESTDATA = Path(__file__).with_name("testdata")
 
@@ -133,3 +141,43 @@ def test_main_iam_flags_build_iam_target(monkeypatch: pytest.MonkeyPatch) -> Non
     )
     assert iam.password == "iam-secret"
     assert "iam-secret" not in repr(config)
+
+
+@pytest.mark.parametrize("interval", ["nan", "inf", "1e-9", "0.5"])
+def test_main_interval_out_of_range_returns_two(
+    capsys: pytest.CaptureFixture[str], interval: str
+) -> None:
+    code = main(["--interval", interval, "--config.check"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "ges-probe: UsageError: --interval must be a finite number of seconds, "
+        f"at least 1, got `{float(interval)}`\n"
+    )
+
+
+def test_healthz_dead_poll_thread_returns_503(
+    contract: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An infinite interval, which the config and flags reject, makes the poll
+    # thread's wait raise OverflowError after its first cycle.
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)
+    target = make_target("http://127.0.0.1:1", "p", collections=("quotas",))
+    daemon = Daemon(Config(targets=(target,), interval_seconds=math.inf), *contract)
+    server = MetricsServer("127.0.0.1", 0, build_registry(daemon.collector),
+                           healthy=daemon.healthy)  # fmt: skip
+    server.start()
+    try:
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        daemon.start()
+        daemon._threads[0].join(timeout=30)
+
+        response = httpx.get(f"{server.url}/healthz")
+    finally:
+        daemon.request_stop()
+        daemon._stop_pollers()
+        server.stop()
+
+    assert response.status_code == 503
+    assert response.text == "unhealthy: stopping or a poll thread died\n"

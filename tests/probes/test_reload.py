@@ -20,7 +20,7 @@ DEADLINE_SECONDS = 30.0
 def write_config(path: Path, running: sandbox.RunningSandbox, env: str) -> None:
     project = running.projects[0]
     path.write_text(
-        "interval_seconds: 0.5\n"
+        "interval_seconds: 1\n"
         "targets:\n"
         f"  - name: reloaded\n"
         f"    url: {running.base_url}\n"
