@@ -4,6 +4,8 @@
                   [--mode read-only|lifecycle [--allow-mutations]]
                   [--max-graphs N] [--rate-limit R]
                   [--max-examples N] [--seed N] [--junit-xml PATH] [--spec PATH]
+                  [--stateful-runs N] [--stateful-steps N] [--no-stateful]
+                  [--isolation-project-id ID --isolation-token TOKEN]
 
 Without `--target` the gate starts the embedded sandbox on a free loopback
 port and tests it with the project and token the sandbox generated. With

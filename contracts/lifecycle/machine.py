@@ -8,8 +8,8 @@ were just deleted). A rule sent to a graph in a status that does not allow it
 is kept on purpose: the service must reject it with a documented code.
 
 Each asynchronous call is awaited by polling showJob with a deadline, and the
-graph's status is polled alongside, so the next step sees the state the job
-produced and the status-table check sees the statuses in between.
+graph's status is polled alongside, so the next step acts on the state the job
+produced and the status-table check gets the statuses in between.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ STOPPED = "900"
 
 @dataclass
 class GraphModel:
-    """What the machine believes about one graph it created."""
+    """Modelled state of one graph the machine created."""
 
     graph_id: str
     name: str
