@@ -63,6 +63,11 @@ COLLECTION_KINDS = ("quotas", "graphs", "jobs", "backups")
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Keys whose values are credentials, or mappings that contain them: an error
+# about one names the value's type, never the value.
+_SECRET_KEYS = frozenset(
+    {"auth", "iam", "token", "access_key", "secret_key", "password"}
+)
 _RESERVED_LABELS = frozenset(
     {"target", "project_id", "graph_id", "graph_name", "status", "type", "version",
      "size_type", "arch", "job_type", "job_name", "outcome", "operation",
@@ -138,7 +143,11 @@ class _Reader:
         return f"{self.where}.{name}" if self.where else name
 
     def fail(self, key: str, value: Any, problem: str) -> None:
-        raise ConfigError(f"{self.source}: `{key}` {problem}, got `{value!r}`")
+        if key.rsplit(".", 1)[-1] in _SECRET_KEYS:
+            shown = f"a value of type `{type(value).__name__}` (not shown: a secret)"
+        else:
+            shown = f"`{value!r}`"
+        raise ConfigError(f"{self.source}: `{key}` {problem}, got {shown}")
 
     def string(self, name: str, default: str | None = None) -> str:
         value = self.data.get(name, default)

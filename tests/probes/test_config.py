@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.config import ConfigError, load_config
+from probes.config import ConfigError, load_config, parse_config
 
 TESTDATA = Path(__file__).with_name("testdata")
 ENVIRONMENT = {
@@ -128,6 +128,13 @@ INVALID = [
     ("page-limit", "`targets[0].page_limit` must be an integer, got `'1000'`"),
     ("missing-project-id", "`targets[0].project_id` is missing"),
     (
+        "secret-type",
+        (
+            "`targets[0].auth.secret_key` must be a non-empty string, got a value "
+            "of type `list` (not shown: a secret)"
+        ),
+    ),
+    (
         "yaml",
         (
             "invalid YAML: expected ',' or ']', but got '<stream end>' at line 4, "
@@ -158,3 +165,28 @@ def test_config_missing_file_raises_readable_error(tmp_path: Path) -> None:
     assert (
         str(caught.value) == f"{path}: cannot read the file: No such file or directory"
     )
+
+
+SECRET_AUTH = [
+    {"access_key": "AK", "secret_key": ["SUPERSECRET"]},
+    {"access_key": {"id": "SUPERSECRET"}, "secret_key": "SK"},
+    {"token": 123456789},
+    {"token": ["SUPERSECRET"]},
+    {"iam": {"url": "http://127.0.0.1:1", "user_name": "u", "domain_name": "d",
+             "password": {"value": "SUPERSECRET"}}},
+    {"iam": ["SUPERSECRET"]},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("auth", [*SECRET_AUTH, "SUPERSECRET"])
+def test_config_invalid_secret_not_in_message(auth: object) -> None:
+    data = {"targets": [{"name": "a", "url": "http://127.0.0.1:1",
+                         "project_id": "p", "auth": auth}]}  # fmt: skip
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config("probe.yaml", data)
+
+    message = str(caught.value)
+    assert "SUPERSECRET" not in message
+    assert "123456789" not in message
+    assert "not shown: a secret" in message
