@@ -26,6 +26,7 @@ from probes import logs
 from probes.auth import IamCredentials
 from probes.config import (
     DEFAULT_PAGE_LIMIT,
+    MAX_PAGE_LIMIT_SETTING,
     MIN_INTERVAL_SECONDS,
     Auth,
     Config,
@@ -134,8 +135,13 @@ def target_from_flags(args: argparse.Namespace) -> Target:
             "HUAWEICLOUD_SDK_AK with HUAWEICLOUD_SDK_SK, or --iam.url"
         )
     extra = {} if args.page_limit is None else {"page_limit": args.page_limit}
-    if args.page_limit is not None and args.page_limit < 1:
-        raise UsageError(f"--page-limit must be at least 1, got `{args.page_limit}`")
+    if args.page_limit is not None and not (
+        1 <= args.page_limit <= MAX_PAGE_LIMIT_SETTING
+    ):
+        raise UsageError(
+            f"--page-limit must be from 1 to {MAX_PAGE_LIMIT_SETTING}, "
+            f"got `{args.page_limit}`"
+        )
     return Target(
         name=args.target_name,
         url=args.target.rstrip("/"),

@@ -36,7 +36,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -51,6 +52,11 @@ MIN_INTERVAL_SECONDS = 1.0
 # GES documents no maximum page size, so the default is the largest page the
 # sandbox serves: one cycle then needs the fewest requests it allows.
 DEFAULT_PAGE_LIMIT = MAX_PAGE_LIMIT
+# Ten times the default page: at about 2 kB per graph, a larger page of graphs
+# would come near the client's MAX_RESPONSE_BYTES.
+MAX_PAGE_LIMIT_SETTING = 10 * MAX_PAGE_LIMIT
+# With the default backoff, ten attempts already wait up to a minute in total.
+MAX_ATTEMPTS_SETTING = 10
 DEFAULT_MAX_EXPORTED_GRAPHS = 1000
 # The conformance gate names what it creates `gesct_<run id>...`: graph and
 # metadata names allow no hyphen. `gesct-` covers resources whose names may
@@ -142,7 +148,7 @@ class _Reader:
     def key(self, name: str) -> str:
         return f"{self.where}.{name}" if self.where else name
 
-    def fail(self, key: str, value: Any, problem: str) -> None:
+    def fail(self, key: str, value: Any, problem: str) -> NoReturn:
         if key.rsplit(".", 1)[-1] in _SECRET_KEYS:
             shown = f"a value of type `{type(value).__name__}` (not shown: a secret)"
         else:
@@ -176,19 +182,46 @@ class _Reader:
             self.fail(self.key(name), value, f"must be greater than {above:g}")
         return float(value)
 
-    def integer(self, name: str, default: int, minimum: int = 1) -> int:
+    def integer(
+        self, name: str, default: int, minimum: int = 1, maximum: int | None = None
+    ) -> int:
         value = self.data.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(self.key(name), value, "must be an integer")
         if value < minimum:
             self.fail(self.key(name), value, f"must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            self.fail(self.key(name), value, f"must be at most {maximum}")
         return value
+
+    def url(self, name: str) -> str:
+        """Read an http(s) URL with a host and, if it has one, a valid port."""
+        url = self.string(name)
+        key = self.key(name)
+        if not url.startswith(("http://", "https://")):
+            self.fail(key, url, "must start with http:// or https://")
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            self.fail(key, url, f"is not a valid URL: {exc}")
+        if not parts.hostname:
+            self.fail(key, url, "has no host")
+        if port == 0:
+            self.fail(key, url, "has port 0; use a port from 1 to 65535")
+        return url
 
     def section(self, name: str, allowed: set[str]) -> _Reader:
         return _Reader(self.source, self.key(name), self.data.get(name, {}), allowed)
 
 
 def _substitute(source: str, key: str, value: str) -> str:
+    if "${" in _VARIABLE.sub("", value):
+        raise ConfigError(
+            f"{source}: `{key}` has a `${{` that starts no valid `${{NAME}}` "
+            "reference; close it with `}` or remove it"
+        )
+
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
@@ -208,6 +241,11 @@ def load_config(path: str | Path) -> Config:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read the file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{source}: the file is not UTF-8 text: byte {exc.start} is invalid "
+            f"({exc.reason}); save it as UTF-8"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -253,9 +291,7 @@ _TARGET_KEYS = {
 def _parse_target(source: str, where: str, raw: Any) -> Target:
     reader = _Reader(source, where, raw, _TARGET_KEYS)
     name = reader.string("name")
-    url = reader.string("url")
-    if not url.startswith(("http://", "https://")):
-        reader.fail(reader.key("url"), url, "must start with http:// or https://")
+    url = reader.url("url")
     project_id = reader.string("project_id")
 
     timeouts = reader.section("timeouts", {"connect_seconds", "read_seconds"})
@@ -280,7 +316,9 @@ def _parse_target(source: str, where: str, raw: Any) -> Target:
             read_seconds=timeouts.number("read_seconds", Timeouts.read_seconds),
         ),
         retries=RetryPolicy(
-            max_attempts=retries.integer("max_attempts", RetryPolicy.max_attempts),
+            max_attempts=retries.integer(
+                "max_attempts", RetryPolicy.max_attempts, maximum=MAX_ATTEMPTS_SETTING
+            ),
             backoff_initial_seconds=retries.number(
                 "backoff_initial_seconds", RetryPolicy.backoff_initial_seconds
             ),
@@ -291,7 +329,9 @@ def _parse_target(source: str, where: str, raw: Any) -> Target:
                 "retry_after_max_seconds", RetryPolicy.retry_after_max_seconds
             ),
         ),
-        page_limit=reader.integer("page_limit", DEFAULT_PAGE_LIMIT),
+        page_limit=reader.integer(
+            "page_limit", DEFAULT_PAGE_LIMIT, maximum=MAX_PAGE_LIMIT_SETTING
+        ),
         collections=_parse_collections(reader),
         max_exported_graphs=graphs.integer(
             "max_exported", DEFAULT_MAX_EXPORTED_GRAPHS, minimum=0
@@ -365,9 +405,7 @@ def _parse_auth(reader: _Reader, project_id: str) -> Auth:
         "iam",
         {"url", "user_name", "password", "domain_name", "renew_before_seconds"},
     )
-    iam_url = iam.string("url")
-    if not iam_url.startswith(("http://", "https://")):
-        iam.fail(iam.key("url"), iam_url, "must start with http:// or https://")
+    iam_url = iam.url("url")
     return Auth(
         iam=IamCredentials(
             url=iam_url,

@@ -128,6 +128,39 @@ INVALID = [
     ("page-limit", "`targets[0].page_limit` must be an integer, got `'1000'`"),
     ("missing-project-id", "`targets[0].project_id` is missing"),
     (
+        "encoding",
+        (
+            "the file is not UTF-8 text: byte 5 is invalid (invalid continuation "
+            "byte); save it as UTF-8"
+        ),
+    ),
+    (
+        "url-syntax",
+        "`targets[0].url` is not a valid URL: Invalid IPv6 URL, got `'http://[::1'`",
+    ),
+    (
+        "url-port",
+        (
+            "`targets[0].url` is not a valid URL: Port out of range 0-65535, got "
+            "`'http://127.0.0.1:99999'`"
+        ),
+    ),
+    (
+        "unterminated-variable",
+        (
+            "`targets[0].auth.token` has a `${` that starts no valid `${NAME}` "
+            "reference; close it with `}` or remove it"
+        ),
+    ),
+    (
+        "page-limit-maximum",
+        "`targets[0].page_limit` must be at most 10000, got `100000000`",
+    ),
+    (
+        "max-attempts",
+        "`targets[0].retries.max_attempts` must be at most 10, got `100000000`",
+    ),
+    (
         "secret-type",
         (
             "`targets[0].auth.secret_key` must be a non-empty string, got a value "
