@@ -456,14 +456,14 @@ def job_panels() -> list[object]:
         .id(25)
         .title("Oldest unfinished job and usual durations")
         .description(
-            "Age of the oldest pending or running job, beside the 1-day p95 "
-            "duration of each job name. GesJobRunningTooLong fires when the age "
-            "exceeds 3 times the p95 of every job name now running."
+            "Age of the oldest pending or running job of each job name, beside "
+            "the 1-day p95 duration of each job name. GesJobRunningTooLong fires "
+            "when a job name's age exceeds 3 times its own p95."
         )
         .with_target(
             query(
-                f"{name(metrics.JOB_OLDEST_RUNNING_AGE)}{{{PROJECT}}}",
-                "oldest unfinished job, {{target}}",
+                f"{name(metrics.JOB_OLDEST_RUNNING_AGE)}{{{JOB_KIND}}}",
+                "oldest unfinished {{job_name}}, {{target}}",
             )
         )
         .with_target(

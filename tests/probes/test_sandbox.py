@@ -109,7 +109,14 @@ def test_jobs_running_job_reports_oldest_age(
         if labels["status"] in ("pending", "running")
     )
     assert unfinished == 1
-    assert value(text, "ges_job_oldest_running_age_seconds") >= 0
+    ages = samples(text, "ges_job_oldest_running_age_seconds")
+    assert len(ages) == 1
+    labels, age = ages[0]
+    assert (labels["job_type"], labels["job_name"]) == (
+        "GraphManagement",
+        "ImportGraph",
+    )
+    assert age >= 0
 
 
 def test_backups_report_last_success_per_graph(
