@@ -10,6 +10,7 @@ one of them gets an empty value, which Prometheus treats as absent).
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -195,7 +196,13 @@ class MetricsServer:
         logs: Callable[[str | None], str] | None = None,
     ) -> None:  # fmt: skip
         handler = _make_handler(registry, healthy, logs)
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+        # ThreadingHTTPServer binds IPv4 sockets only, so the family is taken
+        # from the address: `::1` or a name that resolves to IPv6 needs AF_INET6.
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        server_class = type(
+            "MetricsHTTPServer", (ThreadingHTTPServer,), {"address_family": family}
+        )
+        self.httpd = server_class((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -207,6 +214,8 @@ class MetricsServer:
     @property
     def url(self) -> str:
         host, port = self.address
+        if ":" in host:
+            host = f"[{host}]"
         return f"http://{host}:{port}"
 
     def start(self) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -184,3 +185,24 @@ def test_healthz_dead_poll_thread_returns_503(
 
     assert response.status_code == 503
     assert response.text == "unhealthy: stopping or a poll thread died\n"
+
+
+def test_metrics_server_ipv6_loopback_serves(contract: Any) -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe_socket:
+            probe_socket.bind(("::1", 0))
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    target = make_target("http://127.0.0.1:1", "p", collections=("quotas",))
+    daemon = Daemon(Config(targets=(target,)), *contract)
+    server = MetricsServer("::1", 0, build_registry(daemon.collector))
+    server.start()
+    try:
+        response = httpx.get(f"{server.url}/metrics")
+    finally:
+        server.stop()
+        daemon._stop_pollers()
+
+    assert server.url.startswith("http://[::1]:")
+    assert response.status_code == 200
+    assert "ges_probe_build_info" in response.text
