@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+import openapi
 from probes.logs import log
 
 logger = logging.getLogger("probes.workload")
@@ -122,10 +123,14 @@ class Workload:
             self._send("POST", f"/{graph_id}/action", params=params, json=body)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
+        # The operationId names what ran: list and create share one path.
+        operation = openapi.resolve(method, self.prefix + path, kwargs.get("params"))
+        operation_id = operation.operation_id if operation else "unknown"
         try:
             response = self.http.request(method, self.prefix + path, **kwargs)
         except httpx.HTTPError as exc:
-            log(logger, logging.DEBUG, "workload request failed", err=repr(exc))
+            log(logger, logging.DEBUG, "workload request failed",
+                operation=operation_id, err=repr(exc))  # fmt: skip
             return None
         # A graph busy with the previous action rejects the next one (GES.7001
         # and the like); the workload simply tries again on a later step.
@@ -133,8 +138,7 @@ class Workload:
             logger,
             logging.DEBUG,
             "workload request",
-            method=method,
-            path=path or "/",
+            operation=operation_id,
             status_code=response.status_code,
         )
         return response

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from typing import Any
 
 import httpx
+import pytest
 
 import sandbox
 from probes.auth import IamCredentials, TokenSource
 from probes.config import Auth
+from probes.workload import Workload
 from tests.conftest import ACCESS_KEY, SECRET_KEY
 from tests.ges_api import GesApi
 from tests.probes.conftest import make_target, samples, scrape, value
@@ -299,3 +302,26 @@ def test_iam_rejected_token_renewed_once(
         assert poller.run_cycle() is True
 
         assert len(iam.requests_to("/v3/auth/tokens")) == 2
+
+
+def test_workload_log_names_operations(
+    fresh_sandbox: sandbox.RunningSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = fresh_sandbox.projects[0]
+    workload = Workload(fresh_sandbox.base_url, project.project_id, project.token)
+    caplog.set_level(logging.DEBUG, logger="probes.workload")
+
+    try:
+        for _ in range(3):
+            workload.step()
+    finally:
+        workload.close()
+
+    operations = [
+        record.fields["operation"]  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.getMessage() == "workload request"
+    ]
+    assert "listGraphs" in operations
+    assert "createGraph" in operations
+    assert "unknown" not in operations
