@@ -211,12 +211,12 @@ class GesClient:
         path: str,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
-        page: tuple[str, int] | None = None,
+        page: tuple[tuple[str, ...], int] | None = None,
     ) -> dict[str, Any]:
         """Send one logical request and return its JSON object body.
 
-        With `page` (items key, requested limit), a body whose list under the
-        key is longer than the limit is malformed, and it is rejected before
+        With `page` (items keys, requested limit), a body with a list under one
+        of the keys longer than the limit is malformed, and it is rejected before
         it is validated, which costs time and memory in proportion to its
         length.
         """
@@ -256,12 +256,14 @@ class GesClient:
         count_key: str,
         limit: int,
         params: Mapping[str, str | int] | None = None,
+        alternative: tuple[str, str] | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Yield each page of a paged listing; stop after `count_key` items.
 
         The number of requests is ceil(count / limit), at least 1: the count
         in the first page gives the number of pages, so no empty page is
-        requested after the last one.
+        requested after the last one. `alternative` is another (items key,
+        count key) pair, used for a page without `items_key`.
         """
         offset = 0
         total: int | None = None
@@ -273,17 +275,21 @@ class GesClient:
                     operation, f"the listing did not end after {pages - 1} pages"
                 )
             query = {**(params or {}), "offset": offset, "limit": limit}
+            item_keys = (items_key, alternative[0]) if alternative else (items_key,)
             body = self.request(
-                operation, "GET", path, params=query, page=(items_key, limit)
+                operation, "GET", path, params=query, page=(item_keys, limit)
             )
-            items = body.get(items_key)
-            count = body.get(count_key)
+            keys = (items_key, count_key)
+            if alternative is not None and items_key not in body:
+                keys = alternative
+            items = body.get(keys[0])
+            count = body.get(keys[1])
             if not isinstance(items, list) or not all(
                 isinstance(item, dict) for item in items
             ):
-                raise self.malformed(operation, f"`{items_key}` is not a list")
+                raise self.malformed(operation, f"`{keys[0]}` is not a list")
             if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-                raise self.malformed(operation, f"`{count_key}` is not a count")
+                raise self.malformed(operation, f"`{keys[1]}` is not a count")
             total = count
             yield items
             if not items:
@@ -381,7 +387,7 @@ class GesClient:
         self,
         operation: str,
         response: httpx.Response,
-        page: tuple[str, int] | None = None,
+        page: tuple[tuple[str, ...], int] | None = None,
     ) -> dict[str, Any]:
         if response.status_code != 200:
             raise self._finish_error(operation, response)
@@ -390,14 +396,15 @@ class GesClient:
         except ValueError:
             raise self.malformed(operation, "the body is not JSON") from None
         if page is not None and isinstance(body, dict):
-            items_key, limit = page
-            items = body.get(items_key)
-            if isinstance(items, list) and len(items) > limit:
-                raise self.malformed(
-                    operation,
-                    f"`{items_key}` has {len(items)} items, more than the "
-                    f"requested limit {limit}",
-                )
+            item_keys, limit = page
+            for items_key in item_keys:
+                items = body.get(items_key)
+                if isinstance(items, list) and len(items) > limit:
+                    raise self.malformed(
+                        operation,
+                        f"`{items_key}` has {len(items)} items, more than the "
+                        f"requested limit {limit}",
+                    )
         self._validate(operation, response.status_code, body)
         if not isinstance(body, dict):
             raise self.malformed(operation, "the body is not a JSON object")

@@ -19,7 +19,7 @@ and one kind of `auth` has a default):
         retries: {max_attempts: 3, backoff_initial_seconds: 0.5,
                   backoff_max_seconds: 10, retry_after_max_seconds: 60}
         page_limit: 1000
-        collections: [quotas, graphs, jobs, backups]
+        collections: [quotas, graphs, jobs, backups, metadata]
         graphs: {max_exported: 1000}
         orphans: {prefixes: [gesct_, gesct-], min_age_seconds: 3600}
 
@@ -65,7 +65,7 @@ DEFAULT_ORPHAN_PREFIXES = ("gesct_", "gesct-")
 # A conformance-gate run lasts minutes; a resource of a run an hour old has
 # outlived it.
 DEFAULT_ORPHAN_MIN_AGE_SECONDS = 3600.0
-COLLECTION_KINDS = ("quotas", "graphs", "jobs", "backups")
+COLLECTION_KINDS = ("quotas", "graphs", "jobs", "backups", "metadata")
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -151,6 +151,13 @@ BACKUP_ORPHANS = MetricSpec(
     "the configured orphan age.",
 )
 
+METADATA_ORPHANS = MetricSpec(
+    "ges_metadata_orphans",
+    MetricType.GAUGE,
+    "Metadata records named with the conformance gate's run prefix that are "
+    "older than the configured orphan age.",
+)
+
 API_REQUEST_DURATION = MetricSpec(
     "ges_api_request_duration_seconds",
     MetricType.HISTOGRAM,
@@ -258,6 +265,7 @@ TARGET_METRICS = (
     BACKUP_LAST_SUCCESS,
     BACKUP_BY_STATUS,
     BACKUP_ORPHANS,
+    METADATA_ORPHANS,
     API_REQUEST_DURATION,
     API_ERRORS,
     API_RETRIES,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import httpx
 
 import openapi
-from probes import backups, graphs, jobs, metrics, quotas
+from probes import backups, graphs, jobs, metadata, metrics, quotas
 from probes.auth import AkSkAuth, IamPasswordAuth, TokenAuth, TokenSource
 from probes.client import ApiError, GesClient, ResponseValidator
 from probes.collect import CollectContext, Collection
@@ -24,6 +24,7 @@ COLLECTIONS: dict[str, Collection] = {
     "graphs": graphs.collect_graphs,
     "jobs": jobs.collect_jobs,
     "backups": backups.collect_backups,
+    "metadata": metadata.collect_metadata,
 }
 # The operation each collection kind calls, for errors the client did not see.
 OPERATIONS = {
@@ -31,6 +32,7 @@ OPERATIONS = {
     "graphs": graphs.OPERATION,
     "jobs": jobs.OPERATION,
     "backups": backups.OPERATION,
+    "metadata": metadata.OPERATION,
 }
 # `openapi.Violation.kind` values, and the error codes the client itself
 # assigns; each starts at 0 for every operation the target calls.

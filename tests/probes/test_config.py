@@ -120,7 +120,7 @@ INVALID = [
         "collection",
         (
             "`targets[0].collections` lists an unknown kind; use ('quotas', "
-            "'graphs', 'jobs', 'backups'), got `'metadatas'`"
+            "'graphs', 'jobs', 'backups', 'metadata'), got `'metadatas'`"
         ),
     ),
     ("interval", "`interval_seconds` must be at least 1, got `0.5`"),

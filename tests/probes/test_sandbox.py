@@ -178,6 +178,23 @@ def test_orphans_gate_prefixed_graph_counted(
     assert value(scrape(poller), "ges_graph_orphans") == 1
 
 
+def test_orphans_gate_prefixed_metadata_counted(
+    poller_factory: Any, fresh_sandbox: sandbox.RunningSandbox, api: GesApi
+) -> None:
+    for name in ("gesct_run1_schema", "regular_schema"):
+        metadata = {"metadataPath": "bucket/metadata", "name": name,
+                    "description": "", "isOverwrite": False,
+                    "gesMetadata": {"labels": [{"name": "movie", "properties": []}]}}  # fmt: skip
+        assert api.post("/metadatas", json=metadata).status_code == 200
+    target = sandbox_target(fresh_sandbox, collections=("metadata",),
+                            orphan_min_age_seconds=0.001)  # fmt: skip
+    poller = poller_factory(target)
+
+    assert poller.run_cycle() is True
+
+    assert value(scrape(poller), "ges_metadata_orphans") == 1
+
+
 def test_orphans_young_gate_graph_not_counted(
     poller_factory: Any, fresh_sandbox: sandbox.RunningSandbox, api: GesApi
 ) -> None:
