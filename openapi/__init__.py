@@ -4,6 +4,13 @@ The document (`ges-management-v1.yaml` beside this module) is the one source of
 truth for paths, schemas and the `x-ges-*` extensions. This module parses it once
 and offers an operation index, a resolver from a concrete request to its
 operation, and a response validator.
+
+Two validators share the document's status lookup and schema pointers:
+`validate_response` (Python jsonschema) lists each violation with its path, and
+`is_valid_response` (jsonschema_rs, compiled once per operation and status)
+only says whether a body conforms, one to two orders of magnitude faster on a
+page of 1,000 items. A caller checks with the fast one and asks the slow one
+for details only when it says no.
 """
 
 from __future__ import annotations
@@ -15,9 +22,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import jsonschema
+import jsonschema_rs
 import referencing
 import referencing.jsonschema
 import yaml
@@ -28,6 +36,7 @@ __all__ = [
     "Operation",
     "Violation",
     "graph_status_transitions",
+    "is_valid_response",
     "load_spec",
     "operations",
     "resolve",
@@ -223,22 +232,43 @@ def _documented_status(operation_id: str, status_code: int) -> str | None:
     return None
 
 
-@functools.cache
-def _validator(operation_id: str, status_key: str) -> jsonschema.Validator | None:
+def _schema_pointer(operation_id: str, status_key: str) -> str | None:
+    """Return the `#/...` pointer to a response's JSON schema, or None if none."""
     operation = _operations()[operation_id]
     item = _spec()["paths"][operation.path][operation.method.lower()]
     response = _deref(item["responses"][status_key])
     media = response.get("content", {}).get("application/json")
     if media is None or "schema" not in media:
         return None
-    # Validate through a reference into the registered document rather than the
-    # raw subschema, so that nested `$ref`s resolve against the whole document.
     if "$ref" in item["responses"][status_key]:
         pointer = item["responses"][status_key]["$ref"]
     else:
         pointer = _response_pointer(operation, status_key)
-    schema = {"$ref": f"{_DOCUMENT_URI}{pointer}/content/application~1json/schema"}
+    return f"{pointer}/content/application~1json/schema"
+
+
+@functools.cache
+def _validator(operation_id: str, status_key: str) -> jsonschema.Validator | None:
+    pointer = _schema_pointer(operation_id, status_key)
+    if pointer is None:
+        return None
+    # Validate through a reference into the registered document rather than the
+    # raw subschema, so that nested `$ref`s resolve against the whole document.
+    schema = {"$ref": f"{_DOCUMENT_URI}{pointer}"}
     return jsonschema.Draft202012Validator(schema, registry=_registry())
+
+
+@functools.cache
+def _fast_validator(operation_id: str, status_key: str) -> Any:
+    """Return a compiled jsonschema_rs validator, or None when there is no schema."""
+    pointer = _schema_pointer(operation_id, status_key)
+    if pointer is None:
+        return None
+    # The whole document is the root schema, so every nested `#/...` reference
+    # resolves. Braces in path keys are not allowed in a URI fragment, hence
+    # the percent-encoding.
+    schema = {**_spec(), "$ref": "#" + quote(pointer.removeprefix("#"), safe="/~")}
+    return jsonschema_rs.Draft202012Validator(schema)
 
 
 def _json_path(parts: Iterable[str | int]) -> str:
@@ -275,6 +305,24 @@ def validate_response(
         Violation("schema", _shorten(error.message), _json_path(error.absolute_path))
         for error in errors
     ]
+
+
+def is_valid_response(operation_id: str, status_code: int, body: Any) -> bool:
+    """Return whether `validate_response` would find no violation in the body.
+
+    The check runs in jsonschema_rs. Raises KeyError for an unknown operationId.
+
+    NOTE: jsonschema_rs and Python jsonschema differ in a few corners (the
+    regular-expression dialect of `pattern`, for one), so in those corners a
+    body can pass here and still have violations in `validate_response`.
+    """
+    if operation_id not in _operations():
+        raise KeyError(f"unknown operationId `{operation_id}`")
+    status_key = _documented_status(operation_id, status_code)
+    if status_key is None:
+        return False
+    validator = _fast_validator(operation_id, status_key)
+    return validator is None or bool(validator.is_valid(body))
 
 
 def _shorten(message: str) -> str:
