@@ -272,6 +272,11 @@ def graph_and_metadata_names(base_url: str) -> list[str]:
     return names + [item["name"] for item in metadata.json()["schemaList"]]
 
 
+def _seeded_kinds(base_url: str) -> set[str]:
+    suffixes = {name.rsplit("_", 1)[-1] for name in graph_and_metadata_names(base_url)}
+    return suffixes & {"graph", "metadata"}
+
+
 def test_gate_interrupt_deletes_created_resources() -> None:
     with sandbox.start(settings()) as running:
         process = subprocess.Popen(
@@ -288,10 +293,13 @@ def test_gate_interrupt_deletes_created_resources() -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert process.stdout is not None
-        process.stdout.readline()
-        process.stdout.readline()
-        seeded = graph_and_metadata_names(running.base_url)
+        # Interrupt once the run has seeded its graph and metadata record:
+        # what it prints first comes before the seeding requests.
+        deadline = time.monotonic() + GATE_TIMEOUT_SECONDS
+        seeded = _seeded_kinds(running.base_url)
+        while seeded != {"graph", "metadata"} and time.monotonic() < deadline:
+            time.sleep(0.05)
+            seeded = _seeded_kinds(running.base_url)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=GATE_TIMEOUT_SECONDS)
 
@@ -301,7 +309,7 @@ def test_gate_interrupt_deletes_created_resources() -> None:
             time.sleep(0.2)
             names = graph_and_metadata_names(running.base_url)
 
-    assert sorted(name.rsplit("_", 1)[-1] for name in seeded) == ["graph", "metadata"]
+    assert seeded == {"graph", "metadata"}
     assert process.returncode == 2
     assert "interrupted" in stderr
     assert names == []
