@@ -72,7 +72,8 @@ def page_urls(info: dict[str, Any], counts: dict[str, int], limit: int) -> list[
     prefix = f"/v1.0/{info['project_id']}/graphs"
     urls = [f"{prefix}/quotas"]
     for path, count in (("", counts["graphs"]), ("/jobs", counts["jobs"]),
-                        ("/backups", counts["backups"])):  # fmt: skip
+                        ("/backups", counts["backups"]),
+                        ("/metadatas", counts["metadata"])):  # fmt: skip
         for page in range(pages_needed(count, limit)):
             urls.append(f"{prefix}{path}?offset={page * limit}&limit={limit}")
     return urls
@@ -123,6 +124,9 @@ def measure(info: dict[str, Any], graphs: int) -> dict[str, Any]:
         "jobs": http.get(f"{prefix}/jobs", params={"limit": 1}).json()["jobCount"],
         "backups": http.get(f"{prefix}/backups", params={"limit": 1}).json()[
             "backupCount"
+        ],
+        "metadata": http.get(f"{prefix}/metadatas", params={"limit": 1}).json()[
+            "schemaCount"
         ],
     }
     urls = page_urls(info, counts, limit)

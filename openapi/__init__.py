@@ -5,12 +5,12 @@ truth for paths, schemas and the `x-ges-*` extensions. This module parses it onc
 and offers an operation index, a resolver from a concrete request to its
 operation, and a response validator.
 
-Two validators share the document's status lookup and schema pointers:
-`validate_response` (Python jsonschema) lists each violation with its path, and
+Two validators share the document's status lookup and schema pointers.
+`validate_response` (Python jsonschema) lists each violation with its path.
 `is_valid_response` (jsonschema_rs, compiled once per operation and status)
-only says whether a body conforms, one to two orders of magnitude faster on a
-page of 1,000 items. A caller checks with the fast one and asks the slow one
-for details only when it says no.
+returns only whether a body conforms, and docs/benchmarks.md measured it at
+about 0.3 ms for a page of 1,000 jobs, against about 85 ms. A caller checks
+with the fast one and asks the slow one for details only when it returns False.
 """
 
 from __future__ import annotations
