@@ -575,8 +575,9 @@ def api_panels() -> list[object]:
         .title("API errors by code")
         .description(
             "Failed requests per second by operation and error code: the GES or "
-            "APIGW code of the body, http_<status>, timeout, transport_error or "
-            "malformed_response."
+            "APIGW code of the body, http_<status>, timeout, transport_error, "
+            "malformed_response or response_too_large (a body over the probe's "
+            "16 MiB limit)."
         )
         .with_target(
             query(
@@ -736,8 +737,9 @@ def probe_panels() -> list[object]:
         .id(54)
         .title("Orphaned gate resources")
         .description(
-            "Graphs and backups named with the conformance gate's gesct- prefix "
-            "and older than the probe's orphan age (GesGateOrphanedResources)."
+            "Graphs, backups and metadata records named with the conformance "
+            "gate's gesct_ prefix and older than the probe's orphan age "
+            "(GesGateOrphanedResources)."
         )
         .with_target(
             query(f"sum({name(metrics.GRAPH_ORPHANS)}{{{PROJECT}}})", "graphs")
@@ -749,6 +751,13 @@ def probe_panels() -> list[object]:
                 ref_id="B",
             )
         )
+        .with_target(
+            query(
+                f"sum({name(metrics.METADATA_ORPHANS)}{{{PROJECT}}})",
+                "metadata records",
+                ref_id="C",
+            )
+        )
         .reduce_options(last_value())
         .thresholds(thresholds((None, "green"), (1, "orange")))
         .color_mode(common_models.BigValueColorMode.BACKGROUND)
@@ -758,10 +767,12 @@ def probe_panels() -> list[object]:
     coverage = (
         stat.Panel()
         .id(55)
-        .title("Graphs exported")
+        .title("Graphs exported and label caps")
         .description(
             "Graphs with per-graph series, and graphs left out because "
-            "graphs.max_exported was reached."
+            "graphs.max_exported was reached. Capped: values exported as "
+            "`other` in the last hour because their label had reached its "
+            "maximum number of distinct values (GesProbeLabelValuesCapped)."
         )
         .with_target(
             query(
@@ -773,6 +784,14 @@ def probe_panels() -> list[object]:
                 f"sum({name(metrics.PROBE_GRAPHS_OMITTED)}{{{PROJECT}}})",
                 "omitted",
                 ref_id="B",
+            )
+        )
+        .with_target(
+            query(
+                f"sum(increase({name(metrics.PROBE_LABEL_VALUES_CAPPED)}"
+                f"{{{PROJECT}}}[1h]))",
+                "capped",
+                ref_id="C",
             )
         )
         .reduce_options(last_value())
