@@ -157,6 +157,8 @@ def test_gate_aksk_credentials_are_accepted(
         "showGraph",
         "--max-examples",
         "3",
+        "--rate-limit",
+        "0",
         env=env,
     )
 
@@ -246,6 +248,8 @@ def recorded_run(seed: str) -> list[tuple[str, str, str, bytes]]:
             "importGraph",
             "--max-examples",
             "5",
+            "--rate-limit",
+            "0",
             "--seed",
             seed,
         )
