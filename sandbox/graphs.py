@@ -363,18 +363,7 @@ def create_backup(store: ProjectStore, graph_id: str) -> dict[str, Any]:
         raise GesError(
             "GES.7019", f"The project may hold {store.backup_quota} backups."
         )
-    now = time.time()
-    backup = Backup(
-        id=model.new_uuid(),
-        name=f"{graph.name}-{model.compact_time(now)}",
-        graph_id=graph.id,
-        graph_name=graph.name,
-        graph_status=graph.status,
-        size_index=graph.size_index,
-        version=graph.version,
-        arch=graph.arch,
-        started_at=now,
-    )
+    backup = Backup.of(graph, time.time())
     store.backups[backup.id] = backup
     graph.backing_up = True
 

@@ -149,6 +149,21 @@ class Backup:
     method: str = "manual"
     size_mb: int = 0
 
+    @classmethod
+    def of(cls, graph: Graph, started_at: float) -> Backup:
+        """Start a manual backup of `graph`, named as GES names them."""
+        return cls(
+            id=new_uuid(),
+            name=f"{graph.name}-{compact_time(started_at)}",
+            graph_id=graph.id,
+            graph_name=graph.name,
+            graph_status=graph.status,
+            size_index=graph.size_index,
+            version=graph.version,
+            arch=graph.arch,
+            started_at=started_at,
+        )
+
     def wire(self) -> dict[str, Any]:
         ended = self.ended_at if self.ended_at is not None else self.started_at
         return {

@@ -107,20 +107,9 @@ def _finished_job(store: ProjectStore, graph: Graph, name: str) -> Job:
 
 
 def _backup(store: ProjectStore, graph: Graph, now: float, number: int) -> Backup:
-    started = now - 3600 * (number + 1)
-    backup = Backup(
-        id=model.new_uuid(),
-        name=f"{graph.name}-{model.compact_time(started)}",
-        graph_id=graph.id,
-        graph_name=graph.name,
-        graph_status=graph.status,
-        size_index=graph.size_index,
-        version=graph.version,
-        arch=graph.arch,
-        started_at=started,
-        status="success",
-        ended_at=started + 60,
-        size_mb=64,
-    )
+    backup = Backup.of(graph, now - 3600 * (number + 1))
+    backup.status = "success"
+    backup.ended_at = backup.started_at + 60
+    backup.size_mb = 64
     store.backups[backup.id] = backup
     return backup
