@@ -23,6 +23,7 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) reports *.egg-info

@@ -205,7 +205,10 @@ def _registry() -> referencing.Registry[Any]:
     resource = referencing.Resource.from_contents(
         _spec(), default_specification=referencing.jsonschema.DRAFT202012
     )
-    return referencing.Registry().with_resource(_DOCUMENT_URI, resource)
+    registry: referencing.Registry[Any] = referencing.Registry().with_resource(
+        _DOCUMENT_URI, resource
+    )
+    return registry
 
 
 def _deref(node: dict[str, Any]) -> dict[str, Any]:

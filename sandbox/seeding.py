@@ -26,7 +26,7 @@ class Seeded:
 
 def _store(target: RunningSandbox | Starlette, project_id: str) -> ProjectStore:
     app = target.app if isinstance(target, RunningSandbox) else target
-    stores = app.state.sandbox.stores
+    stores: dict[str, ProjectStore] = app.state.sandbox.stores
     if project_id not in stores:
         raise ValueError(f"project `{project_id}` is not served by this sandbox")
     return stores[project_id]
