@@ -22,7 +22,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 if TYPE_CHECKING:
-    from schemathesis import Case, CheckContext, CheckFunction, Response
+    from schemathesis import CheckContext, CheckFunction, Response
+    from schemathesis.specs.openapi.schemas import OpenApiCase
 
 GES_ERROR_CODE = re.compile(r"GES\.\d{4}")
 GATEWAY_ERROR_CODE = re.compile(r"APIGW\.\d{4}")
@@ -81,7 +82,9 @@ def _field_problem(
     return None
 
 
-def error_envelope(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+def error_envelope(
+    ctx: CheckContext, response: Response, case: OpenApiCase
+) -> bool | None:
     """Require every 4xx and 5xx body to be the GES or the gateway error envelope."""
     if response.status_code < 400:
         return None

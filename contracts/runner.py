@@ -45,7 +45,8 @@ from contracts.transport import RequestPolicy
 from contracts.wire import SeededIds
 
 if TYPE_CHECKING:
-    from schemathesis import BaseSchema, Case, HookContext
+    from schemathesis import BaseSchema, HookContext
+    from schemathesis.specs.openapi.schemas import OpenApiCase
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 # Generated cases per operation in the fuzzing phase; the examples and
@@ -265,7 +266,9 @@ def _clean_up(
     return cleaner.run()
 
 
-def _before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> None:
+def _before_call(
+    context: HookContext, case: OpenApiCase, kwargs: dict[str, Any]
+) -> None:
     current().prepare(case)
 
 

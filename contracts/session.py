@@ -35,7 +35,8 @@ from contracts.safety import NAMED_CREATES, RequestRejected, prefixed_name
 from contracts.wire import SeededIds, rewrite_to_wire
 
 if TYPE_CHECKING:
-    from schemathesis import BaseSchema, Case, CheckFunction, Response
+    from schemathesis import BaseSchema, CheckFunction, Response
+    from schemathesis.specs.openapi.schemas import OpenApiCase
 
     from contracts.transport import RequestPolicy
 
@@ -118,13 +119,13 @@ class GateSession:
             result.duration = time.monotonic() - started
         self._listener(OperationFinished(result))
 
-    def prepare(self, case: Case) -> None:
+    def prepare(self, case: OpenApiCase) -> None:
         """Move `case` to its wire path and project (run by the `before_call` hook)."""
         rewrite_to_wire(case, self.target.project_id, self.seeds)
         if self.policy is not None:
             _prefix_created_name(case, self.policy.guard.registry.name_prefix)
 
-    def exercise(self, case: Case) -> None:
+    def exercise(self, case: OpenApiCase) -> None:
         """Send `case`, run every check on the response and record the outcome."""
         label = case.operation.label
         self.start_operation(label)
@@ -152,7 +153,7 @@ class GateSession:
                 failed = True
         self._finish_case(result, failed=failed)
 
-    def send(self, case: Case, kwargs: dict[str, Any]) -> Response:
+    def send(self, case: OpenApiCase, kwargs: dict[str, Any]) -> Response:
         """Send `case` through the run's guard and rate limit.
 
         Raises `RequestRejected`, before sending, for a request the guard
@@ -164,7 +165,7 @@ class GateSession:
         with self.policy.requests_session() as http:
             return case.call(session=http, **kwargs)
 
-    def remember_created(self, case: Case, response: Response) -> None:
+    def remember_created(self, case: OpenApiCase, response: Response) -> None:
         """Register the graph or metadata id a create response carries.
 
         The transports already do this for every request sent through
@@ -198,7 +199,7 @@ class GateSession:
 
     def _run_check(
         self,
-        case: Case,
+        case: OpenApiCase,
         response: Response,
         check: CheckFunction,
         kwargs: dict[str, Any],
@@ -219,7 +220,7 @@ class GateSession:
         result: OperationResult,
         check: str,
         failure: Failure,
-        case: Case,
+        case: OpenApiCase,
         response: Response,
     ) -> None:
         self.record_finding(
@@ -269,7 +270,7 @@ class GateSession:
             result.failed_cases += 1
         self._listener(CaseFinished(result, failed))
 
-    def _curl(self, case: Case, response: Response) -> str:
+    def _curl(self, case: OpenApiCase, response: Response) -> str:
         headers = redact_headers(dict(response.request.headers))
         command = case.as_curl_command(headers=headers, base_url=self.target.base_url)
         return redact_text(command, self.target.credentials.secrets)
@@ -278,7 +279,7 @@ class GateSession:
 CREATED_KINDS = {"createGraph": GRAPH, "createMetadata": METADATA}
 
 
-def _prefix_created_name(case: Case, prefix: str) -> None:
+def _prefix_created_name(case: OpenApiCase, prefix: str) -> None:
     """Give the resource a positive create case makes the run's name prefix.
 
     Negative bodies keep their generated name, which may be invalid on

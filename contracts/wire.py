@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from schemathesis import Case
+    from schemathesis.specs.openapi.schemas import OpenApiCase
 
 WIRE_PATH_KEY = "x-ges-wire-path"
 ACTION_KEY = "x-ges-action"
@@ -42,7 +42,7 @@ class SeededIds:
         return {name: value for name, value in values.items() if value is not None}
 
 
-def rewrite_to_wire(case: Case, project_id: str, seeds: SeededIds) -> None:
+def rewrite_to_wire(case: OpenApiCase, project_id: str, seeds: SeededIds) -> None:
     """Point `case` at its wire path and the configured project, in place."""
     definition = case.operation.definition.raw
     wire_path = definition.get(WIRE_PATH_KEY)
@@ -57,7 +57,7 @@ def rewrite_to_wire(case: Case, project_id: str, seeds: SeededIds) -> None:
     case.path_parameters = path_parameters
 
 
-def _uses_seeds(case: Case, path_parameters: dict[str, Any]) -> bool:
+def _uses_seeds(case: OpenApiCase, path_parameters: dict[str, Any]) -> bool:
     """Pick about half the cases of an operation to target the seeded resources.
 
     The choice hashes the generated values, so the same seed picks the same

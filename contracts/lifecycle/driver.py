@@ -32,7 +32,8 @@ from contracts.safety import RequestRejected
 from contracts.wire import SeededIds, rewrite_to_wire
 
 if TYPE_CHECKING:
-    from schemathesis import Case, Response
+    from schemathesis import Response
+    from schemathesis.specs.openapi.schemas import OpenApiCase
 
     from contracts.session import GateSession
 
@@ -251,7 +252,7 @@ class Driver:
         return kwargs
 
     def _check_stateless(
-        self, case: Case, response: Response, kwargs: dict[str, Any]
+        self, case: OpenApiCase, response: Response, kwargs: dict[str, Any]
     ) -> None:
         for name in STATELESS_CHECKS:
             check = self.session.checks.get(name)
@@ -281,7 +282,7 @@ class Driver:
                     self.sequence(),
                 )
 
-    def _curl(self, case: Case, response: Response) -> str:
+    def _curl(self, case: OpenApiCase, response: Response) -> str:
         headers = redact_headers(dict(response.request.headers))
         command = case.as_curl_command(
             headers=headers, base_url=self.session.target.base_url
@@ -456,7 +457,7 @@ def _transitional() -> frozenset[str]:
     return openapi.transitional_statuses()
 
 
-def _reply(case: Case, response: Response) -> Reply:
+def _reply(case: OpenApiCase, response: Response) -> Reply:
     try:
         body = json.loads(response.content)
     except ValueError:
