@@ -119,11 +119,17 @@ class _RequestsSigner(requests.auth.AuthBase):
         body = request.body
         if isinstance(body, str):
             body = body.encode()
+        # The signer needs text. http.client sends str header values as
+        # Latin-1, so Latin-1 decoding keeps a bytes value's wire form.
+        headers = {
+            name: value.decode("latin-1") if isinstance(value, bytes) else value
+            for name, value in request.headers.items()
+        }
         added = sign_headers(
             self.credentials,
             request.method or "GET",
             request.url or "",
-            request.headers,
+            headers,
             body if isinstance(body, bytes) else None,
         )
         request.headers.update(added)
@@ -150,7 +156,7 @@ class _HttpxSigner(httpx.Auth):
         yield request
 
 
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def redact_headers(headers: Mapping[str, str | bytes]) -> dict[str, str | bytes]:
     """Copy `headers` with every credential-bearing value replaced by `***`."""
     secret = {name.lower() for name in SECRET_HEADERS}
     return {
