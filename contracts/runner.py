@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import schemathesis
+from schemathesis.core.result import Err
 from schemathesis.errors import LoaderError
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
@@ -45,8 +47,12 @@ from contracts.transport import RequestPolicy
 from contracts.wire import SeededIds
 
 if TYPE_CHECKING:
-    from schemathesis import BaseSchema, HookContext
-    from schemathesis.specs.openapi.schemas import OpenApiCase
+    from schemathesis import HookContext
+    from schemathesis.specs.openapi.schemas import (
+        OpenApiCase,
+        OpenApiOperation,
+        OpenApiSchema,
+    )
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 # Generated cases per operation in the fuzzing phase; the examples and
@@ -84,7 +90,7 @@ class RunOptions:
 
 def load_schema(
     spec_path: Path, base_url: str, options: RunOptions, seed: int
-) -> BaseSchema:
+) -> OpenApiSchema:
     """Load the spec as a schemathesis schema configured for this run."""
     config = schemathesis.Config.from_dict(
         {
@@ -115,15 +121,14 @@ def load_schema(
 
 
 def operation_results(
-    schema: BaseSchema, operation_ids: tuple[str, ...] = ()
+    schema: OpenApiSchema, operation_ids: tuple[str, ...] = ()
 ) -> list[OperationResult]:
     """Build one empty result per selected operation, in spec order.
 
     An empty `operation_ids` selects every operation of `schema`.
     """
     results = []
-    for item in schema.get_all_operations():
-        operation = item.ok()
+    for operation in _operations(schema):
         definition = operation.definition.raw
         if operation_ids and definition.get("operationId") not in operation_ids:
             continue
@@ -145,16 +150,27 @@ def operation_results(
     return results
 
 
-def request_examples(schema: BaseSchema) -> dict[str, Any]:
+def request_examples(schema: OpenApiSchema) -> dict[str, Any]:
     """Collect the JSON request-body examples of the spec, by operationId."""
     examples: dict[str, Any] = {}
-    for item in schema.get_all_operations():
-        definition = item.ok().definition.raw
+    for operation in _operations(schema):
+        definition = operation.definition.raw
         content = (definition.get("requestBody") or {}).get("content") or {}
         example = (content.get("application/json") or {}).get("example")
         if example is not None:
             examples[definition.get("operationId", "")] = example
     return examples
+
+
+def _operations(schema: OpenApiSchema) -> Iterator[OpenApiOperation]:
+    """Yield the operations of `schema`, raising `GateError` for an invalid one."""
+    for item in schema.get_all_operations():
+        if isinstance(item, Err):
+            error = item.err()
+            raise GateError(
+                f"invalid operation `{error.label}` in the spec: {error.message}"
+            )
+        yield item.ok()
 
 
 def preflight(client: httpx.Client, target: Target) -> None:
