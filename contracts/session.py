@@ -35,8 +35,8 @@ from contracts.safety import NAMED_CREATES, RequestRejected, prefixed_name
 from contracts.wire import SeededIds, rewrite_to_wire
 
 if TYPE_CHECKING:
-    from schemathesis import BaseSchema, CheckFunction, Response
-    from schemathesis.specs.openapi.schemas import OpenApiCase
+    from schemathesis import CheckFunction, Response
+    from schemathesis.specs.openapi.schemas import OpenApiCase, OpenApiSchema
 
     from contracts.transport import RequestPolicy
 
@@ -67,7 +67,7 @@ class GateSession:
     def __init__(
         self,
         *,
-        schema: BaseSchema,
+        schema: OpenApiSchema,
         target: Target,
         results: list[OperationResult],
         seeds: SeededIds,
@@ -291,8 +291,11 @@ def _prefix_created_name(case: OpenApiCase, prefix: str) -> None:
     if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
         return
     holder = case.body.get("graph") if operation_id == "createGraph" else case.body
-    if isinstance(holder, dict) and isinstance(holder.get("name"), str):
-        holder["name"] = prefixed_name(holder["name"], prefix)
+    if not isinstance(holder, dict):
+        return
+    name = holder.get("name")
+    if isinstance(name, str):
+        holder["name"] = prefixed_name(name, prefix)
 
 
 def redact_text(text: str, secrets: tuple[str, ...]) -> str:
