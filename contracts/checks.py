@@ -91,7 +91,7 @@ def error_envelope(
     try:
         body = json.loads(response.content)
     except ValueError:
-        problem = "the body is not JSON"
+        problem: str | None = "the body is not JSON"
     else:
         problem = envelope_problem(body)
     if problem is None:

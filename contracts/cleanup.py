@@ -327,8 +327,11 @@ class Cleaner:
         if response is None:
             return
         job_id = _json(response).get("jobId")
-        accepted = response.status_code == 200 and isinstance(job_id, str)
-        if accepted and not self._wait_job(graph_id, job_id, deadline):
+        if (
+            response.status_code == 200
+            and isinstance(job_id, str)
+            and not self._wait_job(graph_id, job_id, deadline)
+        ):
             return
         self._wait_gone(graph_id, deadline)
 

@@ -95,8 +95,9 @@ class Seeder:
         if response.status_code != 200:
             return None
         for job in response.json().get("jobList") or []:
-            if isinstance(job, dict) and isinstance(job.get("jobId"), str):
-                return job["jobId"]
+            job_id = job.get("jobId") if isinstance(job, dict) else None
+            if isinstance(job_id, str):
+                return job_id
         return None
 
 

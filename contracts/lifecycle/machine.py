@@ -214,8 +214,9 @@ class Lifecycle:
     def create_metadata(self, name: str) -> str | None:
         reply = self.driver.call("createMetadata", body=self.examples.metadata(name))
         body = reply.body if isinstance(reply.body, dict) else {}
-        if reply.status_code == 200 and isinstance(body.get("id"), str):
-            return body["id"]
+        metadata_id = body.get("id")
+        if reply.status_code == 200 and isinstance(metadata_id, str):
+            return metadata_id
         return None
 
     def delete_metadata(self, metadata_id: str, *, verify: bool) -> None:
