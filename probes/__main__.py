@@ -147,7 +147,7 @@ def target_from_flags(args: argparse.Namespace) -> Target:
         url=args.target.rstrip("/"),
         project_id=args.project_id,
         auth=auth,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

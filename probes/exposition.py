@@ -96,13 +96,13 @@ class ProbeCollector:
         return (target.name, target.project_id, *configured)
 
     def _daemon_families(self) -> Iterator[Metric]:
-        build = _new_family(metrics.PROBE_BUILD_INFO, ())
+        build = _new_gauge(metrics.PROBE_BUILD_INFO, ())
         build.add_metric([VERSION], 1.0)
         yield build
-        reload_ok = _new_family(metrics.PROBE_CONFIG_RELOAD_SUCCESS, ())
+        reload_ok = _new_gauge(metrics.PROBE_CONFIG_RELOAD_SUCCESS, ())
         reload_ok.add_metric([], 1.0 if self.status.config_load_success else 0.0)
         yield reload_ok
-        reloaded_at = _new_family(metrics.PROBE_CONFIG_RELOAD_TIMESTAMP, ())
+        reloaded_at = _new_gauge(metrics.PROBE_CONFIG_RELOAD_TIMESTAMP, ())
         if self.status.config_loaded_at is not None:
             reloaded_at.add_metric([], self.status.config_loaded_at)
         yield reloaded_at
@@ -115,9 +115,14 @@ def _new_family(spec: MetricSpec, common: Sequence[str]) -> Metric:
         return CounterMetricFamily(name, spec.help, labels=labels)
     if spec.type is MetricType.HISTOGRAM:
         return HistogramMetricFamily(name, spec.help, labels=labels)
+    return _new_gauge(spec, common)
+
+
+def _new_gauge(spec: MetricSpec, common: Sequence[str]) -> GaugeMetricFamily:
     # Info and state-set families are gauges in the 0.0.4 text format, which
     # is also how prometheus_client renders its own Info and Enum there.
-    return GaugeMetricFamily(name, spec.help, labels=labels)
+    labels = [*common, *spec.labels]
+    return GaugeMetricFamily(metrics.exposed_name(spec), spec.help, labels=labels)
 
 
 def _fill(
@@ -183,7 +188,7 @@ def render(registry: CollectorRegistry) -> bytes:
 
 def build_registry(collector: ProbeCollector) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)  # type: ignore[arg-type]
+    registry.register(collector)
     return registry
 
 
