@@ -8,7 +8,7 @@ from typing import Any
 import openapi
 from probes import metrics
 from probes.collect import CollectContext, known_value, label, parse_epoch_millis
-from probes.state import Samples
+from probes.state import LabelValues, Samples
 
 OPERATION = "listBackups"
 PATH = "/v1.0/{project_id}/graphs/backups"
@@ -59,7 +59,7 @@ def collect_backups(context: CollectContext) -> Samples:
             last_success[graph_id] = max(ended, last_success.get(graph_id, 0.0))
 
     for (graph_id, status), count in by_status.items():
-        labels = (label(graph_id), names[graph_id], label(status))
+        labels: LabelValues = (label(graph_id), names[graph_id], label(status))
         samples.set(metrics.BACKUP_BY_STATUS, labels, count)
     for graph_id, ended in last_success.items():
         labels = (label(graph_id), names[graph_id])

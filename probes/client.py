@@ -310,6 +310,7 @@ class GesClient:
         json: Any,
     ) -> tuple[httpx.Response | None, ApiError | None]:
         started = time.perf_counter()
+        cause: httpx.TransportError | IamError
         try:
             response = self._send(operation, method, path, params, json)
         except httpx.TimeoutException as exc:

@@ -384,7 +384,7 @@ def _parse_collections(reader: _Reader) -> tuple[str, ...]:
 
 def _parse_auth(reader: _Reader, project_id: str) -> Auth:
     auth = reader.section("auth", {"token", "access_key", "secret_key", "iam"})
-    kinds = [k for k in ("token", "access_key", "iam") if k in auth.data]
+    kinds: list[str] = [k for k in ("token", "access_key", "iam") if k in auth.data]
     if "secret_key" in auth.data and "access_key" not in auth.data:
         kinds.append("secret_key")
     if len(kinds) != 1:
