@@ -236,8 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--isolation-token",
         metavar="TOKEN",
-        help="IAM token of --isolation-project-id "
-        f"(default: ${ISOLATION_TOKEN_ENV})",
+        help=f"IAM token of --isolation-project-id (default: ${ISOLATION_TOKEN_ENV})",
     )
     parser.add_argument(
         "--no-seed-resources",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -93,7 +93,7 @@ class GesApi:
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> GesApi:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -9,7 +9,7 @@ import schemathesis
 from contracts import ges_checks, junit, render
 from contracts.lifecycle import MUTATIONS_NEEDED, StatefulOptions, run_stateful
 from contracts.results import CheckResult, Finding, RunResult
-from tests.contracts.harness import NAME_PREFIX, gate_schema, harness
+from tests.contracts.harness import gate_schema, harness
 from tests.contracts.proxy import Exchange, Request
 
 OPTIONS = StatefulOptions(
