@@ -5,7 +5,7 @@
     registry.owns(GRAPH, graph_id)           # True for ids this run created
     registry.alive_graphs()                  # graphs counted against --max-graphs
     leftovers = Cleaner(client, project_id, registry).run()
-    with signals_interrupt():                # SIGTERM raises KeyboardInterrupt too
+    with signals_interrupt():                # SIGINT, SIGTERM set INTERRUPTED
         ...
     with signals_deferred() as caught:       # cleanup runs to its end
         ...
@@ -444,21 +444,45 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"received signal {signal.Signals(signum).name}")
+class RunInterrupted(Exception):
+    """SIGINT or SIGTERM arrived; raised only at a point where stopping is safe."""
+
+
+# Set by the handlers of `signals_interrupt`, read by `raise_if_interrupted`.
+INTERRUPTED = threading.Event()
+
+
+def _set_interrupted(signum: int, frame: FrameType | None) -> None:
+    INTERRUPTED.set()
+
+
+def raise_if_interrupted() -> None:
+    """Raise `RunInterrupted` when a signal arrived; called between requests."""
+    if INTERRUPTED.is_set():
+        raise RunInterrupted("the run was interrupted")
 
 
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[None]:
-    """Make SIGTERM interrupt the run the way SIGINT does, so cleanup still runs."""
+    """Turn SIGINT and SIGTERM into the `INTERRUPTED` flag for the block.
+
+    The handler only sets the flag: raising from it would surface at any
+    bytecode, inside Hypothesis or pytest internals. The run checks the flag
+    before each request and between phases, and then cleans up.
+    """
+    INTERRUPTED.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = {
+        number: signal.signal(number, _set_interrupted)
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @contextlib.contextmanager
