@@ -444,10 +444,6 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-class RunInterrupted(Exception):
-    """SIGINT or SIGTERM arrived; raised only at a point where stopping is safe."""
-
-
 # Set by the handlers of `signals_interrupt`, read by `raise_if_interrupted`.
 INTERRUPTED = threading.Event()
 
@@ -457,9 +453,13 @@ def _set_interrupted(signum: int, frame: FrameType | None) -> None:
 
 
 def raise_if_interrupted() -> None:
-    """Raise `RunInterrupted` when a signal arrived; called between requests."""
+    """Raise KeyboardInterrupt when a signal arrived; called between requests.
+
+    KeyboardInterrupt is what pytest and Hypothesis stop a whole run on,
+    where any other exception would only fail the current test.
+    """
     if INTERRUPTED.is_set():
-        raise RunInterrupted("the run was interrupted")
+        raise KeyboardInterrupt("the run was interrupted")
 
 
 @contextlib.contextmanager
