@@ -27,8 +27,10 @@ from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 from contracts.cleanup import (
     DEFAULT_RESOURCE_TIMEOUT_SECONDS,
     REAL_RESOURCE_TIMEOUT_SECONDS,
+    INTERRUPTED,
     Cleaner,
     ResourceRegistry,
+    raise_if_interrupted,
     signals_deferred,
 )
 from contracts.lifecycle import StatefulOptions, phase_options, run_phase
@@ -229,6 +231,7 @@ def execute(
         preflight(client, target)
         seeds = SeededIds()
         if options.seed_resources and options.mode is Mode.LIFECYCLE:
+            raise_if_interrupted()
             seeds = seeder.seed()
         session = GateSession(
             schema=schema,
@@ -238,10 +241,12 @@ def execute(
             listener=listener,
             policy=policy,
         )
+        raise_if_interrupted()
         result.interrupted = _run_pytest(session)
         if not result.interrupted and options.stateful is not None:
             # Fuzzed creates may have used up the quota: free it first.
             _clean_up(client, target, registry, options)
+            raise_if_interrupted()
             stateful = phase_options(
                 options.stateful,
                 mutations=options.mode is Mode.LIFECYCLE,
@@ -255,7 +260,9 @@ def execute(
     finally:
         with signals_deferred() as caught:
             result.leftovers = _clean_up(client, target, registry, options)
-        result.interrupted = result.interrupted or bool(caught)
+        result.interrupted = (
+            result.interrupted or bool(caught) or INTERRUPTED.is_set()
+        )
         result.setup_notes.extend(seeder.notes)
         result.throttle_retries = policy.stats.retried
         result.throttle_gave_up = policy.stats.gave_up

@@ -22,7 +22,7 @@ from schemathesis.core.parameters import ParameterLocation
 
 from contracts.auth import Credentials, redact_headers
 from contracts.checks import CHECKS
-from contracts.cleanup import GRAPH, METADATA
+from contracts.cleanup import GRAPH, METADATA, raise_if_interrupted
 from contracts.results import (
     CaseFinished,
     EventListener,
@@ -158,8 +158,10 @@ class GateSession:
 
         Raises `RequestRejected`, before sending, for a request the guard
         does not let through, and `requests.RequestException` on transport
-        errors.
+        errors. Raises KeyboardInterrupt instead of sending once SIGINT or
+        SIGTERM arrived, so that the run stops between two requests.
         """
+        raise_if_interrupted()
         if self.policy is None:
             return case.call(**kwargs)
         with self.policy.requests_session() as http:

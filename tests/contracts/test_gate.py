@@ -16,6 +16,7 @@ import pytest
 import openapi
 import sandbox
 from contracts import ges_checks
+from contracts.cleanup import INTERRUPTED, raise_if_interrupted, signals_interrupt
 from tests.contracts.servers import BrokenQuotasApp, RecordingApp, serve
 
 GATE_TIMEOUT_SECONDS = 240
@@ -317,3 +318,39 @@ def test_gate_interrupt_deletes_created_resources() -> None:
     assert process.returncode == 2
     assert "interrupted" in stderr
     assert names == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signals_interrupt_handler_sets_flag_only(signum: signal.Signals) -> None:
+    with signals_interrupt():
+        os.kill(os.getpid(), signum)
+        flagged = INTERRUPTED.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            raise_if_interrupted()
+
+    assert flagged
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_gate_signal_during_cases_exits_two_with_one_line(
+    signum: signal.Signals,
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "contracts", "--max-examples", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    # The first line names the target; the second is an operation's progress,
+    # so cases are being sent when the signal arrives.
+    first = process.stdout.readline()
+    second = process.stdout.readline()
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=GATE_TIMEOUT_SECONDS)
+
+    assert first.startswith("Testing")
+    assert second
+    assert process.returncode == 2, stderr
+    assert stderr == "ges-contracts: the run was interrupted\n"
+    assert "Leftovers" not in stdout
