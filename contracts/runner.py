@@ -26,8 +26,8 @@ from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
 from contracts.cleanup import (
     DEFAULT_RESOURCE_TIMEOUT_SECONDS,
-    REAL_RESOURCE_TIMEOUT_SECONDS,
     INTERRUPTED,
+    REAL_RESOURCE_TIMEOUT_SECONDS,
     Cleaner,
     ResourceRegistry,
     raise_if_interrupted,
@@ -260,9 +260,7 @@ def execute(
     finally:
         with signals_deferred() as caught:
             result.leftovers = _clean_up(client, target, registry, options)
-        result.interrupted = (
-            result.interrupted or bool(caught) or INTERRUPTED.is_set()
-        )
+        result.interrupted = result.interrupted or bool(caught) or INTERRUPTED.is_set()
         result.setup_notes.extend(seeder.notes)
         result.throttle_retries = policy.stats.retried
         result.throttle_gave_up = policy.stats.gave_up

@@ -14,6 +14,7 @@ fixture and run the checks that need driven requests. Without mutations
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from hypothesis import HealthCheck, Phase, settings
@@ -21,7 +22,12 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.stateful import run_state_machine_as_test
 
 from contracts.lifecycle import probes
-from contracts.lifecycle.driver import CheckBook, Driver, LifecycleError
+from contracts.lifecycle.driver import (
+    CheckBook,
+    Driver,
+    LifecycleError,
+    NotSentError,
+)
 from contracts.lifecycle.machine import Lifecycle, build_machine
 from contracts.lifecycle.resources import Examples
 from contracts.results import CheckResult, RunResult
@@ -106,11 +112,16 @@ def phase_options(
 def run_phase(
     session: GateSession, result: RunResult, options: StatefulOptions
 ) -> None:
-    """Run the stateful phase and store its check results in `result`."""
+    """Run the stateful phase and store its check results in `result`.
+
+    The results gathered before an error stopped the phase are kept.
+    """
+    book = CheckBook()
     try:
-        result.checks = run_stateful(session, options)
+        run_stateful(session, options, book)
     except LifecycleError as exc:
         result.stateful_errors.append(str(exc))
+    result.checks = list(book.results.values())
     merge_stateless_counts(result.checks, session)
 
 
@@ -126,9 +137,16 @@ def merge_stateless_counts(checks: list[CheckResult], session: GateSession) -> N
             check.skip_reason = None
 
 
-def run_stateful(session: GateSession, options: StatefulOptions) -> list[CheckResult]:
-    """Run the state machine and the probes; return every check's result."""
-    book = CheckBook()
+def run_stateful(
+    session: GateSession, options: StatefulOptions, book: CheckBook | None = None
+) -> list[CheckResult]:
+    """Run the state machine and the probes; return every check's result.
+
+    A step the request guard does not let through (a create beyond
+    --max-graphs, say) is left out, with the reason noted on its checks,
+    and the rest still runs.
+    """
+    book = CheckBook() if book is None else book
     driver = Driver(
         session,
         book,
@@ -138,7 +156,11 @@ def run_stateful(session: GateSession, options: StatefulOptions) -> list[CheckRe
     )
     lifecycle = Lifecycle(driver, Examples(_name_prefix(session)))
     if options.mutations and options.runs > 0:
-        _run_machine(lifecycle, options)
+        _unless_rejected(
+            book,
+            ("graph_state_machine", "async_job_contract"),
+            lambda: _run_machine(lifecycle, options),
+        )
     _run_probes(lifecycle, options)
     _skip_unrun(book, options, session)
     return list(book.results.values())
@@ -171,25 +193,63 @@ def _run_machine(lifecycle: Lifecycle, options: StatefulOptions) -> None:
 def _run_probes(lifecycle: Lifecycle, options: StatefulOptions) -> None:
     driver = lifecycle.driver
     book = driver.book
+    fixture = probes.Fixture()
     if options.mutations:
-        probes.probe_quota(
-            lifecycle,
-            graph_budget=options.quota_budget,
-            skip=book.results["quota_accounting"].notes.append,
+        _unless_rejected(
+            book,
+            ("quota_accounting",),
+            lambda: probes.probe_quota(
+                lifecycle,
+                graph_budget=options.quota_budget,
+                skip=book.results["quota_accounting"].notes.append,
+            ),
         )
-        fixture = probes.build_fixture(lifecycle, options.graph_budget)
-    else:
-        fixture = probes.Fixture()
-    probes.probe_pagination(driver, fixture)
+        probes.build_fixture(lifecycle, options.graph_budget, fixture)
+    _unless_rejected(
+        book, ("pagination",), lambda: probes.probe_pagination(driver, fixture)
+    )
     if options.mutations:
-        probes.probe_refused_creates(lifecycle, fixture)
-        probes.probe_hierarchy(driver, fixture)
+        _unless_rejected(
+            book,
+            ("no_leftovers_no_leakage",),
+            lambda: probes.probe_refused_creates(lifecycle, fixture),
+        )
+        _unless_rejected(
+            book,
+            ("resource_hierarchy",),
+            lambda: probes.probe_hierarchy(driver, fixture),
+        )
     others = driver.extra_projects()
     if others:
-        probes.probe_isolation(driver, fixture, others[0], mutations=options.mutations)
-    probes.probe_bad_ids(driver, fixture, mutations=options.mutations)
+        _unless_rejected(
+            book,
+            ("project_isolation",),
+            lambda: probes.probe_isolation(
+                driver, fixture, others[0], mutations=options.mutations
+            ),
+        )
+    _unless_rejected(
+        book,
+        ("bad_ids",),
+        lambda: probes.probe_bad_ids(driver, fixture, mutations=options.mutations),
+    )
     if options.mutations:
-        probes.probe_use_after_delete(lifecycle, fixture)
+        _unless_rejected(
+            book,
+            ("use_after_delete",),
+            lambda: probes.probe_use_after_delete(lifecycle, fixture),
+        )
+
+
+def _unless_rejected(
+    book: CheckBook, checks: tuple[str, ...], step: Callable[[], None]
+) -> None:
+    """Run `step`; when the guard rejects one of its requests, note it and go on."""
+    try:
+        step()
+    except NotSentError as exc:
+        for check in checks:
+            book.not_run(check, str(exc))
 
 
 def _skip_unrun(

@@ -117,6 +117,14 @@ class CheckBook:
             )
         )
 
+    def not_run(self, check: str, reason: str) -> None:
+        """Say why `check`, or a part of it when it ran already, did not run."""
+        result = self.results[check]
+        if result.runs == 0:
+            self.skip(check, reason)
+        elif reason not in result.notes:
+            result.notes.append(reason)
+
     def skip(self, check: str, reason: str) -> None:
         """Mark `check` as not run, with the reason, unless it ran already."""
         result = self.results[check]

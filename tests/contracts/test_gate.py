@@ -354,3 +354,42 @@ def test_gate_signal_during_cases_exits_two_with_one_line(
     assert process.returncode == 2, stderr
     assert stderr == "ges-contracts: the run was interrupted\n"
     assert "Leftovers" not in stdout
+
+
+def test_gate_lifecycle_at_graph_cap_keeps_check_results(tmp_path: Path) -> None:
+    report = tmp_path / "report.xml"
+    with sandbox.start(settings()) as running:
+        completed = gate(
+            *target_args(running.base_url),
+            "--mode",
+            "lifecycle",
+            "--allow-mutations",
+            "--max-graphs",
+            "1",
+            "--max-examples",
+            "2",
+            "--rate-limit",
+            "0",
+            "--stateful-runs",
+            "0",
+            "--junit-xml",
+            str(report),
+        )
+    checks = {
+        case.get("name"): case
+        for case in ET.parse(report).getroot().iter("testcase")
+        if case.get("classname") == "checks"
+    }
+
+    def runs(name: str) -> int:
+        prop = checks[name].find("properties/property[@name='runs']")
+        assert prop is not None
+        return int(prop.get("value", "0"))
+
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "stateful_phase" not in checks
+    assert runs("pagination") > 0
+    assert runs("bad_ids") > 0
+    assert runs("use_after_delete") > 0
+    leakage = checks["no_leftovers_no_leakage"].findtext("system-out") or ""
+    assert "exceed --max-graphs 1" in leakage
