@@ -215,6 +215,8 @@ def execute(
         registry=registry,
         enforce_ownership=options.external,
         max_graphs=options.max_graphs,
+        project_id=target.project_id,
+        credentials=target.credentials,
     )
     policy = RequestPolicy(guard, RateLimiter(options.rate_limit))
     client = httpx.Client(
