@@ -284,13 +284,15 @@ CREATED_KINDS = {"createGraph": GRAPH, "createMetadata": METADATA}
 def _prefix_created_name(case: OpenApiCase, prefix: str) -> None:
     """Give the resource a positive create case makes the run's name prefix.
 
-    Negative bodies keep their generated name, which may be invalid on
-    purpose; against a real account the guard then does not send them.
+    A negative body keeps its generated name when the name may be what is
+    invalid on purpose; against a real account the guard then does not send
+    it. A coverage-phase case says which keyword it breaks, so one that
+    breaks another field gets the prefix and is sent.
     """
     operation_id = case.operation.definition.raw.get("operationId")
     if operation_id not in NAMED_CREATES or not isinstance(case.body, dict):
         return
-    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
+    if _name_may_be_negative(case, operation_id):
         return
     holder = case.body.get("graph") if operation_id == "createGraph" else case.body
     if not isinstance(holder, dict):
@@ -298,6 +300,18 @@ def _prefix_created_name(case: OpenApiCase, prefix: str) -> None:
     name = holder.get("name")
     if isinstance(name, str):
         holder["name"] = prefixed_name(name, prefix)
+
+
+def _name_may_be_negative(case: OpenApiCase, operation_id: str) -> bool:
+    if case.meta is None or not case.meta.is_negative_at(ParameterLocation.BODY):
+        return False
+    # The JSON pointer into the body schema of the keyword a coverage case
+    # breaks, such as `/properties/graph/properties/arch/enum`.
+    location = getattr(case.meta.phase.data, "location", None)
+    if not isinstance(location, str):
+        return True
+    name = "/graph/properties/name/" if operation_id == "createGraph" else "/name/"
+    return f"/properties{name}" in f"{location}/"
 
 
 def redact_text(text: str, secrets: tuple[str, ...]) -> str:

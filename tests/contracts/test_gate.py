@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -393,3 +394,33 @@ def test_gate_lifecycle_at_graph_cap_keeps_check_results(tmp_path: Path) -> None
     assert runs("use_after_delete") > 0
     leakage = checks["no_leftovers_no_leakage"].findtext("system-out") or ""
     assert "exceed --max-graphs 1" in leakage
+
+
+def test_gate_negative_create_cases_get_run_prefix() -> None:
+    with sandbox.start(settings()) as running:
+        completed = gate(
+            *target_args(running.base_url),
+            "--mode",
+            "lifecycle",
+            "--allow-mutations",
+            "--max-graphs",
+            "50",
+            "--operation-id",
+            "createGraph",
+            "--max-examples",
+            "2",
+            "--rate-limit",
+            "0",
+            "--no-stateful",
+            "--no-seed-resources",
+        )
+    unprefixed = re.search(
+        r"(\d+) because the body does not name the resource", completed.stdout
+    )
+    sent = re.search(r"Ran (\d+) cases", completed.stdout)
+
+    assert completed.returncode in (0, 1), completed.stderr
+    assert sent is not None
+    # Only cases whose name itself is invalid on purpose stay unprefixed.
+    assert unprefixed is None or int(unprefixed.group(1)) < 50
+    assert int(sent.group(1)) > 200
