@@ -43,6 +43,7 @@ from contracts.lifecycle import (
     DEFAULT_STATEFUL_STEPS,
     StatefulOptions,
 )
+from contracts.results import RunResult
 from contracts.runner import DEFAULT_MAX_EXAMPLES, GateError, RunOptions, execute
 from contracts.safety import Mode
 from contracts.session import Target
@@ -262,7 +263,13 @@ def _credentials(args: argparse.Namespace) -> Credentials:
 
 
 def _external_target(args: argparse.Namespace) -> Target:
-    parts = urlsplit(args.target)
+    try:
+        parts = urlsplit(args.target)
+        parts.port  # noqa: B018 - parses the port, raising ValueError when invalid
+    except ValueError as exc:
+        raise UsageError(
+            f"--target `{args.target}` is not a valid URL: {exc}"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"--target must be an http(s) URL, got `{args.target}`")
     if not args.project_id:
@@ -357,6 +364,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         ),
     )
     options = _with_safety(options, args)
+    if args.spec.is_dir():
+        raise GateError(f"failed to load the spec `{args.spec}`: is a directory")
     if not args.spec.is_file():
         raise GateError(f"failed to load the spec `{args.spec}`: file not found")
 
@@ -377,7 +386,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
         render.report(result, sys.stdout, secrets)
         if args.junit_xml is not None:
-            junit.write_report(args.junit_xml, result, secrets)
+            _write_junit(args.junit_xml, result, secrets)
     if result.leftovers:
         print(
             f"ges-contracts: {len(result.leftovers)} resources the run created "
@@ -388,6 +397,18 @@ def run(argv: Sequence[str] | None = None) -> int:
     if result.interrupted:
         raise KeyboardInterrupt
     return EXIT_CONFORMS if result.conforms else EXIT_DOES_NOT_CONFORM
+
+
+def _write_junit(path: Path, result: RunResult, secrets: tuple[str, ...]) -> None:
+    """Write the JUnit report; a failure is one line and keeps the run's status."""
+    try:
+        junit.write_report(path, result, secrets)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        print(
+            f"ges-contracts: failed to write the JUnit report `{path}`: {reason}",
+            file=sys.stderr,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -115,6 +115,10 @@ def load_schema(
     )
     try:
         schema = schemathesis.openapi.from_path(str(spec_path), config=config)
+    except UnicodeDecodeError:
+        raise GateError(
+            f"failed to load the spec `{spec_path}`: not a UTF-8 text file"
+        ) from None
     except (LoaderError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         raise GateError(f"failed to load the spec `{spec_path}`: {reason}") from None
@@ -189,6 +193,23 @@ def preflight(client: httpx.Client, target: Target) -> None:
             f"target {target.base_url} rejected the credentials "
             f"(HTTP {response.status_code}); check the token or AK/SK and project id"
         )
+    if response.status_code == 200 and not _is_json_object(response):
+        content_type = response.headers.get("content-type", "no content type")
+        raise GateError(
+            f"target {target.base_url} does not look like the GES API: "
+            f"GET {url} returned HTTP 200 with `{content_type}`, not a JSON "
+            "object; check --target"
+        )
+
+
+def _is_json_object(response: httpx.Response) -> bool:
+    media_type = response.headers.get("content-type", "").split(";")[0].strip()
+    if media_type.lower() != "application/json":
+        return False
+    try:
+        return isinstance(response.json(), dict)
+    except ValueError:
+        return False
 
 
 def execute(

@@ -10,6 +10,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -185,6 +186,10 @@ def test_gate_aksk_credentials_are_accepted(
         (["--target", "http://127.0.0.1:1", "--project-id", "p"], "needs credentials"),
         (["--project-id", "p"], "apply only with --target"),
         (["--no-such-option"], "unrecognized arguments"),
+        (
+            ["--target", "http://[::1", "--project-id", "p", "--token", "t"],
+            "is not a valid URL",
+        ),
     ],
 )
 def test_gate_bad_arguments_exit_two(args: list[str], message: str) -> None:
@@ -222,13 +227,22 @@ def test_gate_rejected_credentials_exit_two(
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "file not found"), ("openapi: [unclosed", "failed to load the spec")],
+    [
+        (None, "file not found"),
+        ("openapi: [unclosed", "failed to load the spec"),
+        (b"openapi: 3.1.0\ninfo: \xff\xfe\n", "not a UTF-8 text file"),
+        ("directory", "is a directory"),
+    ],
 )
 def test_gate_unreadable_spec_exits_two(
-    tmp_path: Path, content: str | None, message: str
+    tmp_path: Path, content: str | bytes | None, message: str
 ) -> None:
     spec = tmp_path / "spec.yaml"
-    if content is not None:
+    if content == "directory":
+        spec.mkdir()
+    elif isinstance(content, bytes):
+        spec.write_bytes(content)
+    elif content is not None:
         spec.write_text(content)
 
     completed = gate("--spec", str(spec))
@@ -424,3 +438,49 @@ def test_gate_negative_create_cases_get_run_prefix() -> None:
     # Only cases whose name itself is invalid on purpose stay unprefixed.
     assert unprefixed is None or int(unprefixed.group(1)) < 50
     assert int(sent.group(1)) > 200
+
+
+async def html_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/html")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"<html>login</html>"})
+
+
+def test_gate_html_target_exits_two() -> None:
+    with serve(html_app) as base_url:
+        completed = gate(*target_args(base_url))
+
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1
+    assert "does not look like the GES API" in completed.stderr
+
+
+@pytest.mark.parametrize("kind", ["directory", "unwritable"])
+def test_gate_unwritable_junit_keeps_exit_status(tmp_path: Path, kind: str) -> None:
+    report = tmp_path
+    if kind == "unwritable":
+        # A path below a regular file can never be created, even by root.
+        blocker = tmp_path / "file"
+        blocker.write_text("")
+        report = blocker / "report.xml"
+
+    completed = gate(
+        "--operation-id",
+        "listJobs",
+        "--max-examples",
+        "2",
+        "--no-stateful",
+        "--junit-xml",
+        str(report),
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr.count("\n") == 1
+    assert "failed to write the JUnit report" in completed.stderr
