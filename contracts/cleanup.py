@@ -49,6 +49,8 @@ DELETED_STATUS = "400"
 # is already being deleted (GES.7000, GES.7054), the backup or metadata record
 # does not exist (GES.7024).
 GONE_CODES = frozenset({"GES.7000", "GES.7054", "GES.7024"})
+# The gateway's code for a URL it knows no resource for.
+GATEWAY_NOT_FOUND = "APIGW.0101"
 TERMINAL_JOB_STATUSES = frozenset({"success", "failed"})
 # Seconds the cleanup may spend on one resource: waiting for a transitional
 # status to settle, retrying a rejected delete, polling a delete job. The
@@ -68,13 +70,34 @@ class _Entry:
     gone: bool = False
 
 
+class RequestRejected(Exception):
+    """The guard did not let a request reach the target.
+
+    Defined here rather than in `contracts.safety`, which raises it, because
+    the cleaner must catch it and `contracts.safety` imports this module.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ResourceRegistry:
-    """Ids of every graph, backup and metadata record created in this run."""
+    """Ids of every graph, backup and metadata record created in this run.
+
+    A resource is owned only through the run's own create requests: the id in
+    a create answer, a backup listed under an owned graph, or, for a create
+    whose answer was lost (5xx or no answer), the one listed resource bearing
+    the exact name that create sent. A lost createGraph keeps its
+    --max-graphs slot until such a graph is adopted or a list shows none.
+    """
 
     def __init__(self, name_prefix: str) -> None:
         self.name_prefix = name_prefix
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._pending_graphs = 0
+        # Names sent in creates whose answer never arrived, by kind.
+        self._lost: dict[str, list[str]] = {GRAPH: [], METADATA: []}
         self._lock = threading.Lock()
 
     def add(self, kind: str, resource_id: str, graph_id: str | None = None) -> None:
@@ -85,7 +108,7 @@ class ResourceRegistry:
             entry = self._entries.get((kind, resource_id))
             if entry is None:
                 self._entries[(kind, resource_id)] = _Entry(kind, resource_id, graph_id)
-            elif graph_id is not None:
+            elif graph_id is not None and entry.graph_id is None:
                 entry.graph_id = graph_id
 
     def owns(self, kind: str, resource_id: str) -> bool:
@@ -130,22 +153,20 @@ class ResourceRegistry:
     def alive_graphs(self) -> int:
         """Graphs that exist or may exist: created and not gone, or being created."""
         with self._lock:
-            alive = sum(
-                1
-                for entry in self._entries.values()
-                if entry.kind == GRAPH and not entry.gone
-            )
-            return alive + self._pending_graphs
+            return self._alive_graphs()
+
+    def _alive_graphs(self) -> int:
+        alive = sum(
+            1
+            for entry in self._entries.values()
+            if entry.kind == GRAPH and not entry.gone
+        )
+        return alive + self._pending_graphs
 
     def reserve_graph(self, max_graphs: int | None) -> bool:
         """Claim a slot for one createGraph request; False when the cap is reached."""
         with self._lock:
-            alive = sum(
-                1
-                for entry in self._entries.values()
-                if entry.kind == GRAPH and not entry.gone
-            )
-            if max_graphs is not None and alive + self._pending_graphs >= max_graphs:
+            if max_graphs is not None and self._alive_graphs() >= max_graphs:
                 return False
             self._pending_graphs += 1
             return True
@@ -156,6 +177,43 @@ class ResourceRegistry:
             self._pending_graphs = max(0, self._pending_graphs - 1)
             if graph_id is not None and (GRAPH, graph_id) not in self._entries:
                 self._entries[(GRAPH, graph_id)] = _Entry(GRAPH, graph_id)
+
+    def lose_create(self, kind: str, name: str) -> None:
+        """Record a create sent with `name` whose answer never arrived.
+
+        A createGraph keeps its reserved slot: the graph may exist.
+        """
+        with self._lock:
+            self._lost[kind].append(name)
+
+    def lost_names(self, kind: str) -> list[str]:
+        with self._lock:
+            return list(self._lost.get(kind, []))
+
+    def adopt(self, kind: str, name: str, resource_id: str) -> bool:
+        """Own `resource_id`, listed under the name a lost create sent.
+
+        Each lost name adopts at most one id, and never an id already known;
+        a graph takes over the slot its create reserved.
+        """
+        with self._lock:
+            names = self._lost.get(kind, [])
+            if name not in names or (kind, resource_id) in self._entries:
+                return False
+            names.remove(name)
+            self._entries[(kind, resource_id)] = _Entry(kind, resource_id)
+            if kind == GRAPH:
+                self._pending_graphs = max(0, self._pending_graphs - 1)
+            return True
+
+    def forget_lost(self, kind: str, name: str) -> None:
+        """Drop a lost create a complete list showed never made anything."""
+        with self._lock:
+            names = self._lost.get(kind, [])
+            if name in names:
+                names.remove(name)
+                if kind == GRAPH:
+                    self._pending_graphs = max(0, self._pending_graphs - 1)
 
     def observe(
         self,
@@ -192,13 +250,23 @@ class ResourceRegistry:
             self.mark_gone(GRAPH, graph_id)
 
     def _learn_backups(self, body: dict[str, Any], graph_id: str | None) -> None:
+        """Own the backups listed under a graph this run created.
+
+        In listGraphBackups the path names the graph, and an entry naming
+        another graph is ignored; in listBackups the entry's graphId must be
+        an owned graph. A graph name alone, even prefixed, owns nothing.
+        """
         for backup in body.get("backupList") or []:
             if not isinstance(backup, dict) or not isinstance(backup.get("id"), str):
                 continue
-            owner = backup.get("graphId") or graph_id
-            name = backup.get("graphName")
-            prefixed = isinstance(name, str) and name.startswith(self.name_prefix)
-            if isinstance(owner, str) and (self.owns(GRAPH, owner) or prefixed):
+            listed = backup.get("graphId")
+            owner = graph_id if graph_id is not None else listed
+            if listed is not None and listed != owner:
+                continue
+            if not isinstance(owner, str) or not self.owns(GRAPH, owner):
+                continue
+            known = self.graph_of(backup["id"])
+            if known is None or known == owner:
                 self.add(BACKUP, backup["id"], owner)
 
     def _learn_job(self, graph_id: str, body: dict[str, Any]) -> None:
@@ -221,8 +289,24 @@ def _response_code(response: httpx.Response) -> str:
         return ""
 
 
+def _is_gone(response: httpx.Response) -> bool:
+    """True for an answer saying the resource does not exist (any more).
+
+    The GES "gone" codes, or the gateway's 404 for an unknown resource URL.
+    A 5xx, a timeout or any other refusal says nothing about the resource.
+    """
+    code = _response_code(response)
+    if code in GONE_CODES:
+        return True
+    return response.status_code == 404 and code == GATEWAY_NOT_FOUND
+
+
 class Cleaner:
-    """Deletes every resource of the registry, newest graph first."""
+    """Deletes every resource of the registry, newest graph first.
+
+    Every request that is rejected, fails or times out leaves its resource
+    as a `Leftover`, and the cleaner carries on with the next one.
+    """
 
     def __init__(
         self,
@@ -241,7 +325,7 @@ class Cleaner:
         self.leftovers: list[Leftover] = []
 
     def run(self) -> list[Leftover]:
-        """Adopt prefixed resources, delete everything, return what is left."""
+        """Adopt lost creates, delete everything, return what is left."""
         self.leftovers = []
         self._sweep()
         for graph_id in self.registry.alive(GRAPH):
@@ -254,54 +338,66 @@ class Cleaner:
             self._delete_metadata(metadata_id)
         return list(self.leftovers)
 
-    def _sweep(self) -> None:
-        """Register prefixed graphs and metadata the run never saw an id for."""
-        for graph in self._list_all("", "graphs"):
-            name = graph.get("name")
-            if (
-                isinstance(name, str)
-                and name.startswith(self.registry.name_prefix)
-                and isinstance(graph.get("id"), str)
-                and graph.get("status") != DELETED_STATUS
-            ):
-                self.registry.add(GRAPH, graph["id"])
-        for record in self._list_all("/metadatas", "schemaList"):
-            name = record.get("name")
-            if (
-                isinstance(name, str)
-                and name.startswith(self.registry.name_prefix)
-                and isinstance(record.get("id"), str)
-            ):
-                self.registry.add(METADATA, record["id"])
-        # listBackups responses register backups of owned or prefixed graphs.
-        self._list_all("/backups", "backupList")
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response | str:
+        """Send one request; return the response, or why there is none."""
+        try:
+            return self.client.request(method, url, **kwargs)
+        except RequestRejected as exc:
+            return f"{method} not sent: {exc.reason}"
+        except httpx.HTTPError as exc:
+            return f"{method} failed: {type(exc).__name__}"
 
-    def _list_all(self, collection: str, key: str) -> list[dict[str, Any]]:
+    def _sweep(self) -> None:
+        """Adopt what creates with a lost answer made, found by the exact name."""
+        collections = ((GRAPH, "", "graphs"), (METADATA, "/metadatas", "schemaList"))
+        for kind, collection, key in collections:
+            lost = self.registry.lost_names(kind)
+            if not lost:
+                continue
+            listed = self._list_all(collection, key)
+            if listed is None:
+                for name in lost:
+                    self._leave(kind, name, "its create got no answer; the list failed")
+                continue
+            for item in listed:
+                listed_name, resource_id = item.get("name"), item.get("id")
+                if (
+                    isinstance(listed_name, str)
+                    and isinstance(resource_id, str)
+                    and item.get("status") != DELETED_STATUS
+                ):
+                    self.registry.adopt(kind, listed_name, resource_id)
+            for name in self.registry.lost_names(kind):
+                self.registry.forget_lost(kind, name)
+
+    def _list_all(self, collection: str, key: str) -> list[dict[str, Any]] | None:
+        """Every item of a collection, or None when a page could not be read."""
         items: list[dict[str, Any]] = []
         offset = 0
         while True:
-            try:
-                response = self.client.get(
-                    f"{self.prefix}{collection}",
-                    params={"offset": offset, "limit": LIST_PAGE_LIMIT},
-                )
-            except httpx.HTTPError:
-                return items
-            if response.status_code != 200:
-                return items
-            page = response.json().get(key)
-            if not isinstance(page, list) or not page:
-                return items
+            response = self._send(
+                "GET",
+                f"{self.prefix}{collection}",
+                params={"offset": offset, "limit": LIST_PAGE_LIMIT},
+            )
+            if isinstance(response, str) or response.status_code != 200:
+                return None
+            page = _json(response).get(key)
+            if not isinstance(page, list):
+                return None
             items.extend(item for item in page if isinstance(item, dict))
             if len(page) < LIST_PAGE_LIMIT:
                 return items
             offset += len(page)
 
     def _list_backups(self, graph_id: str) -> None:
-        with contextlib.suppress(httpx.HTTPError):
-            self.client.get(
-                f"{self.prefix}/{graph_id}/backups", params={"limit": LIST_PAGE_LIMIT}
-            )
+        # The transport shows the answer to the registry, which owns the
+        # backups listed under this graph.
+        self._send(
+            "GET",
+            f"{self.prefix}/{graph_id}/backups",
+            params={"limit": LIST_PAGE_LIMIT},
+        )
 
     def _delete_backup(self, backup_id: str) -> None:
         graph_id = self.registry.graph_of(backup_id)
@@ -336,25 +432,29 @@ class Cleaner:
         self._wait_gone(graph_id, deadline)
 
     def _wait_settled(self, graph_id: str, deadline: float) -> bool:
-        """Wait until the graph leaves its transitional status; False if it stays."""
+        """Wait until the graph leaves its transitional status; False if it stays.
+
+        False too when the graph is gone already, or could not be read.
+        """
         transitional = openapi.transitional_statuses()
         while True:
-            try:
-                response = self.client.get(f"{self.prefix}/{graph_id}")
-            except httpx.HTTPError as exc:
-                self._leave(GRAPH, graph_id, f"showGraph failed: {type(exc).__name__}")
+            response = self._send("GET", f"{self.prefix}/{graph_id}")
+            if isinstance(response, str):
+                self._leave(GRAPH, graph_id, f"showGraph {response}")
                 return False
-            if response.status_code != 200:
-                # Gone, or not readable: the delete request decides which.
-                return True
-            status = _json(response).get("graph", {}).get("status")
-            if status == DELETED_STATUS:
+            if _is_gone(response):
                 self.registry.mark_gone(GRAPH, graph_id)
                 return False
-            if status not in transitional:
-                return True
+            status = None
+            if response.status_code == 200:
+                status = _json(response).get("graph", {}).get("status")
+                if status == DELETED_STATUS:
+                    self.registry.mark_gone(GRAPH, graph_id)
+                    return False
+                if status not in transitional:
+                    return True
             if time.monotonic() > deadline:
-                self._leave(GRAPH, graph_id, f"stayed in status {status}")
+                self._leave(GRAPH, graph_id, _unsettled(response, status))
                 return False
             self.sleep(POLL_INTERVAL_SECONDS)
 
@@ -370,13 +470,11 @@ class Cleaner:
         if deadline is None:
             deadline = time.monotonic() + self.resource_timeout
         while True:
-            try:
-                response = self.client.delete(url)
-            except httpx.HTTPError as exc:
-                self._leave(kind, resource_id, f"DELETE failed: {type(exc).__name__}")
+            response = self._send("DELETE", url)
+            if isinstance(response, str):
+                self._leave(kind, resource_id, response)
                 return None
-            code = _response_code(response)
-            if code in GONE_CODES:
+            if _is_gone(response):
                 self.registry.mark_gone(kind, resource_id)
                 return response
             if response.status_code == 200:
@@ -385,6 +483,7 @@ class Cleaner:
                 response.status_code not in (400, 409, 429)
                 or time.monotonic() > deadline
             ):
+                code = _response_code(response)
                 self._leave(
                     kind,
                     resource_id,
@@ -394,39 +493,57 @@ class Cleaner:
             self.sleep(POLL_INTERVAL_SECONDS)
 
     def _wait_job(self, graph_id: str, job_id: str, deadline: float) -> bool:
+        """Poll the delete job; True once it succeeded or the graph is gone."""
         url = f"{self.prefix}/{graph_id}/jobs/{job_id}/status"
         while True:
-            try:
-                response = self.client.get(url)
-            except httpx.HTTPError as exc:
-                self._leave(GRAPH, graph_id, f"showJob failed: {type(exc).__name__}")
+            response = self._send("GET", url)
+            if isinstance(response, str):
+                self._leave(GRAPH, graph_id, f"showJob {response}")
                 return False
-            body = _json(response)
+            if _is_gone(response):
+                return True
+            body = _json(response) if response.status_code == 200 else {}
             status = body.get("status")
             if status == "failed":
                 reason = body.get("failReason") or "no failReason"
                 self._leave(GRAPH, graph_id, f"delete job {job_id} failed: {reason}")
                 return False
-            if status == "success" or response.status_code != 200:
+            if status == "success":
                 return True
             if time.monotonic() > deadline:
-                self._leave(GRAPH, graph_id, f"delete job {job_id} did not finish")
+                self._leave(
+                    GRAPH,
+                    graph_id,
+                    f"delete job {job_id} did not finish "
+                    f"(last showJob HTTP {response.status_code})",
+                )
                 return False
             self.sleep(POLL_INTERVAL_SECONDS)
 
     def _wait_gone(self, graph_id: str, deadline: float) -> None:
+        """Poll the graph until an answer shows it gone, else leave it."""
         while True:
-            try:
-                response = self.client.get(f"{self.prefix}/{graph_id}")
-            except httpx.HTTPError as exc:
-                self._leave(GRAPH, graph_id, f"showGraph failed: {type(exc).__name__}")
+            response = self._send("GET", f"{self.prefix}/{graph_id}")
+            if isinstance(response, str):
+                self._leave(GRAPH, graph_id, f"showGraph {response}")
                 return
-            status = _json(response).get("graph", {}).get("status")
-            if response.status_code != 200 or status == DELETED_STATUS:
+            status = None
+            if response.status_code == 200:
+                status = _json(response).get("graph", {}).get("status")
+            if _is_gone(response) or status == DELETED_STATUS:
                 self.registry.mark_gone(GRAPH, graph_id)
                 return
             if time.monotonic() > deadline:
-                self._leave(GRAPH, graph_id, f"still in status {status} after delete")
+                self._leave(
+                    GRAPH,
+                    graph_id,
+                    "not shown gone after delete: "
+                    + (
+                        f"status {status}"
+                        if status is not None
+                        else f"showGraph HTTP {response.status_code}"
+                    ),
+                )
                 return
             self.sleep(POLL_INTERVAL_SECONDS)
 
@@ -434,6 +551,12 @@ class Cleaner:
         self.leftovers.append(
             Leftover(kind=kind, resource_id=resource_id, reason=reason)
         )
+
+
+def _unsettled(response: httpx.Response, status: Any) -> str:
+    if status is not None:
+        return f"stayed in status {status}"
+    return f"showGraph returned HTTP {response.status_code} {_response_code(response)}"
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -28,12 +28,23 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import openapi
-from contracts.cleanup import BACKUP, GRAPH, METADATA, ResourceRegistry
+from contracts.auth import AkSkCredentials, Credentials, TokenCredentials
+from contracts.cleanup import (
+    BACKUP,
+    GRAPH,
+    METADATA,
+    ResourceRegistry,
+)
+from contracts.cleanup import RequestRejected as _RequestRejected
+
+# The guard raises it; it lives in `contracts.cleanup`, whose cleaner catches it.
+RequestRejected = _RequestRejected
 
 # Graph names start with a letter and contain letters, digits and underscores
 # (SDK and Doc-2021), so the prefix has no hyphen.
@@ -45,6 +56,9 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # a schema file in OBS and creates nothing.
 READ_ONLY_POSTS = frozenset({"checkSchema"})
 NAMED_CREATES = frozenset({"createGraph", "createMetadata"})
+CREATED_KIND = {"createGraph": GRAPH, "createMetadata": METADATA}
+# A create answered with a 5xx may still have made its resource.
+FIRST_SERVER_ERROR = 500
 # Graph and metadata names are at most 64 characters (the spec's patterns).
 MAX_NAME_LENGTH = 64
 ID_PARAMETERS = {"graph_id": GRAPH, "backup_id": BACKUP, "metadata_id": METADATA}
@@ -76,14 +90,6 @@ def mode_skip_reason(mode: Mode) -> str:
     )
 
 
-class RequestRejected(Exception):
-    """The guard did not let a request reach the target."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @dataclass
 class Ticket:
     """A request the guard let through, waiting for its response."""
@@ -91,6 +97,11 @@ class Ticket:
     operation: openapi.Operation | None
     parameters: dict[str, str] = field(default_factory=dict)
     reserved_graph: bool = False
+    # Sent to the run's own project with the run's own credentials; only
+    # such answers may change the registry.
+    own: bool = True
+    # The name a createGraph or createMetadata body gives its resource.
+    created_name: str | None = None
 
 
 @dataclass
@@ -102,12 +113,25 @@ class Guard:
     registry: ResourceRegistry
     enforce_ownership: bool
     max_graphs: int | None = None
+    # The run's project and credentials; when set, answers to requests sent
+    # for another project, or with other credentials, never touch the registry.
+    project_id: str | None = None
+    credentials: Credentials | None = None
 
     def __post_init__(self) -> None:
         self._origin = _origin(self.origin)
 
-    def admit(self, method: str, url: str, body: bytes | None) -> Ticket:
-        """Return a ticket for the request, or raise `RequestRejected`."""
+    def admit(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str | bytes] | None = None,
+    ) -> Ticket:
+        """Return a ticket for the request, or raise `RequestRejected`.
+
+        `headers` are the request's headers, signature included.
+        """
         method = method.upper()
         parts = urlsplit(url)
         if _origin(url) != self._origin:
@@ -116,7 +140,7 @@ class Guard:
             )
         operation = openapi.resolve(method, parts.path, parts.query)
         parameters = _path_parameters(operation, parts.path) if operation else {}
-        ticket = Ticket(operation, parameters)
+        ticket = Ticket(operation, parameters, own=self._is_own(parameters, headers))
         if method in READ_ONLY_METHODS:
             return ticket
 
@@ -125,6 +149,8 @@ class Guard:
             raise RequestRejected("read-only mode sends only GET and checkSchema")
         if self.enforce_ownership:
             self._check_ownership(method, operation, parameters, body)
+        if name in NAMED_CREATES:
+            ticket.created_name = _created_name(body)
         if name == "createGraph":
             if not self.registry.reserve_graph(self.max_graphs):
                 raise RequestRejected(
@@ -135,13 +161,44 @@ class Guard:
 
     def complete(self, ticket: Ticket, status_code: int, body: Any) -> None:
         """Record what the response shows about the run's resources."""
+        if status_code >= FIRST_SERVER_ERROR:
+            self.lost(ticket)
+            return
         if ticket.reserved_graph:
             created = None
-            if status_code == 200 and isinstance(body, dict):
+            if ticket.own and status_code == 200 and isinstance(body, dict):
                 graph_id = body.get("id")
                 created = graph_id if isinstance(graph_id, str) else None
             self.registry.settle_graph(created)
-        self.registry.observe(ticket.operation, ticket.parameters, status_code, body)
+        if ticket.own:
+            self.registry.observe(
+                ticket.operation, ticket.parameters, status_code, body
+            )
+
+    def lost(self, ticket: Ticket) -> None:
+        """Record a request whose answer never came, or came as a 5xx.
+
+        A create sent for the run may have made its resource: its name is
+        kept for the cleanup to look for, and a createGraph keeps its slot.
+        """
+        operation_id = ticket.operation.operation_id if ticket.operation else ""
+        kind = CREATED_KIND.get(operation_id)
+        if ticket.own and kind is not None and ticket.created_name is not None:
+            self.registry.lose_create(kind, ticket.created_name)
+        elif ticket.reserved_graph:
+            self.registry.settle_graph(None)
+
+    def _is_own(
+        self, parameters: dict[str, str], headers: Mapping[str, str | bytes] | None
+    ) -> bool:
+        if self.project_id is not None and parameters.get("project_id") not in (
+            None,
+            self.project_id,
+        ):
+            return False
+        if self.credentials is None or headers is None:
+            return True
+        return _sent_with(self.credentials, headers)
 
     def _check_ownership(
         self,
@@ -165,6 +222,21 @@ class Guard:
                     "the body does not name the resource with the run prefix "
                     f"`{self.registry.name_prefix}`"
                 )
+
+
+def _sent_with(credentials: Credentials, headers: Mapping[str, str | bytes]) -> bool:
+    """True when `headers` authenticate with `credentials`."""
+    lowered = {
+        name.lower(): value.decode("latin-1") if isinstance(value, bytes) else value
+        for name, value in headers.items()
+    }
+    if isinstance(credentials, TokenCredentials):
+        return lowered.get("x-auth-token") == credentials.token
+    if isinstance(credentials, AkSkCredentials):
+        # SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=..., Signature=...
+        authorization = lowered.get("authorization", "")
+        return f"Access={credentials.access_key}," in authorization
+    return False
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -9,7 +9,8 @@ Both transports do the same, in order: ask the `Guard` (which raises
 and on a 429 wait for its Retry-After and send again, at most
 `max_retries` times, before returning the last 429 to the caller. Each
 response is then shown to the guard, which keeps the `ResourceRegistry` up to
-date. A stateful phase that builds its own clients should build them from the
+date; a request that gets no answer at all is shown to it as lost. A
+stateful phase that builds its own clients should build them from the
 run's `RequestPolicy` in the same way.
 """
 
@@ -93,13 +94,18 @@ class _HttpxTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         ticket = self.policy.guard.admit(
-            request.method, str(request.url), request.content
+            request.method, str(request.url), request.content, request.headers
         )
         attempt = 0
         while True:
             self.policy.limiter.acquire()
-            response = self.inner.handle_request(request)
-            content = response.read()
+            try:
+                response = self.inner.handle_request(request)
+                content = response.read()
+            except BaseException:
+                # No answer: a create may still have made its resource.
+                self.policy.guard.lost(ticket)
+                raise
             delay = self.policy.retry_delay(
                 attempt, response.status_code, response.headers.get("Retry-After")
             )
@@ -127,12 +133,17 @@ class _RequestsAdapter(HTTPAdapter):
             request.method or "GET",
             request.url or "",
             body if isinstance(body, bytes) else None,
+            request.headers,
         )
         attempt = 0
         while True:
             self.policy.limiter.acquire()
-            response = super().send(request, *args, **kwargs)
-            content = response.content
+            try:
+                response = super().send(request, *args, **kwargs)
+                content = response.content
+            except BaseException:
+                self.policy.guard.lost(ticket)
+                raise
             delay = self.policy.retry_delay(
                 attempt, response.status_code, response.headers.get("Retry-After")
             )

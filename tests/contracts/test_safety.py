@@ -192,13 +192,19 @@ def test_guard_learns_backups_of_owned_graphs_only() -> None:
             {"id": "b3", "graphId": "g8", "graphName": "customer_graph"},
         ],
     }
+    # Listed under the owned graph, but naming another one.
+    under_g1 = {"backupList": [{"id": "b4", "graphId": "g8"}, {"id": "b5"}]}
 
     ticket = guard.admit("GET", f"{BASE}/backups", None)
     guard.complete(ticket, 200, listing)
+    ticket = guard.admit("GET", f"{BASE}/g1/backups", None)
+    guard.complete(ticket, 200, under_g1)
 
     assert guard.registry.graph_of("b1") == "g1"
-    assert guard.registry.graph_of("b2") == "g9"
+    assert guard.registry.graph_of("b5") == "g1"
+    assert not guard.registry.owns(BACKUP, "b2")
     assert not guard.registry.owns(BACKUP, "b3")
+    assert not guard.registry.owns(BACKUP, "b4")
 
 
 def test_guard_learns_created_metadata_and_deletions() -> None:
