@@ -20,19 +20,27 @@ CHECKS_CLASSNAME = "checks"
 
 
 def build_report(result: RunResult, secrets: tuple[str, ...]) -> ET.ElementTree:
-    """Build the report tree, with every secret value replaced by `***`."""
-    failures = sum(1 for op in result.operations if op.findings)
-    errors = sum(1 for op in result.operations if op.errors and not op.findings)
-    skipped = sum(1 for op in result.operations if not op.ran or op.skipped)
-    failures += sum(1 for check in result.checks if not check.passed)
-    skipped += sum(1 for check in result.checks if check.runs == 0)
+    """Build the report tree, with every secret value replaced by `***`.
+
+    The suite's counts are those of the testcases it contains: a testcase
+    with a `<failure>` counts as a failure, one with an `<error>` as an
+    error (an operation can have both), one with `<skipped>` as skipped.
+    """
+    testcases = [_testcase(operation, secrets) for operation in result.operations]
+    testcases += [_check_testcase(check, secrets) for check in result.checks]
+    if result.stateful_errors:
+        testcases.append(_stateful_error(result.stateful_errors, secrets))
+
+    def having(tag: str) -> str:
+        return str(sum(1 for case in testcases if case.find(tag) is not None))
+
     suite = ET.Element(
         "testsuite",
         name="ges-contracts",
-        tests=str(len(result.operations) + len(result.checks)),
-        failures=str(failures),
-        errors=str(errors),
-        skipped=str(skipped),
+        tests=str(len(testcases)),
+        failures=having("failure"),
+        errors=having("error"),
+        skipped=having("skipped"),
         time=f"{result.duration:.3f}",
     )
     properties = ET.SubElement(suite, "properties")
@@ -46,12 +54,7 @@ def build_report(result: RunResult, secrets: tuple[str, ...]) -> ET.ElementTree:
             name=f"leftover.{item.kind}",
             value=redact_text(f"{item.resource_id}: {item.reason}", secrets),
         )
-    for operation in result.operations:
-        suite.append(_testcase(operation, secrets))
-    for check in result.checks:
-        suite.append(_check_testcase(check, secrets))
-    if result.stateful_errors:
-        suite.append(_stateful_error(result.stateful_errors, secrets))
+    suite.extend(testcases)
     return ET.ElementTree(suite)
 
 

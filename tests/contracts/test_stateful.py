@@ -8,7 +8,7 @@ import schemathesis
 
 from contracts import ges_checks, junit, render
 from contracts.lifecycle import MUTATIONS_NEEDED, StatefulOptions, run_stateful
-from contracts.results import CheckResult, Finding, RunResult
+from contracts.results import CheckResult, Finding, OperationResult, RunResult
 from tests.contracts.harness import gate_schema, harness
 from tests.contracts.proxy import Exchange, Request
 
@@ -164,3 +164,31 @@ def test_render_checks_summary_lists_counts() -> None:
     assert "pagination" in text
     assert "PASS" in text
     assert " 4 " in f" {text} "
+
+
+def test_junit_suite_counts_match_testcases() -> None:
+    finding = Finding("not_a_server_error", "Server error", "boom", "high", 500, "curl")
+    broken = OperationResult("showGraph", "graphs", "GET", "/g", cases=3, ran=True)
+    broken.findings.append(finding)
+    broken.errors.append("request failed: ConnectionError")
+    result = RunResult(
+        operations=[
+            broken,
+            OperationResult("listJobs", "jobs", "GET", "/j", cases=2, ran=True),
+            OperationResult("listGraphs", "graphs", "GET", "/l"),
+        ],
+        seed=1,
+        checks=[CheckResult("bad_ids", "ids", runs=2, failures=1, findings=[finding])],
+        stateful_errors=["showGraph failed: ReadTimeout"],
+    )
+
+    suite = junit.build_report(result, ()).getroot()
+    testcases = suite.findall("testcase")
+
+    def having(tag: str) -> str:
+        return str(sum(1 for case in testcases if case.find(tag) is not None))
+
+    assert suite.get("tests") == str(len(testcases)) == "5"
+    assert suite.get("failures") == having("failure") == "2"
+    assert suite.get("errors") == having("error") == "2"
+    assert suite.get("skipped") == having("skipped") == "1"
