@@ -162,7 +162,7 @@ def _findings_text(operation: OperationResult) -> str:
         blocks.append(
             f"[{finding.check}] {finding.title} "
             f"(HTTP {finding.status_code}, severity {finding.severity}, "
-            f"{finding.occurrences} cases)\n{finding.message.strip()}\n"
+            f"{finding.count})\n{finding.message.strip()}\n"
             f"Reproduce with:\n    {finding.curl}"
         )
     return "\n\n".join(blocks)

@@ -112,7 +112,7 @@ def findings(result: RunResult) -> str:
         for finding in op.findings:
             blocks.append(
                 f"{op.operation_id}: {finding.reason} "
-                f"[{finding.occurrences} cases]\n{_indent(finding.curl)}"
+                f"[{finding.count}]\n{_indent(finding.curl)}"
             )
         for error in op.errors:
             blocks.append(f"{op.operation_id}: error: {error}")
@@ -219,12 +219,18 @@ def closing_line(result: RunResult) -> str:
     )
 
 
+FINDINGS_HEADING = (
+    "Findings (Cases and Failed above count stateless-phase cases; a "
+    "finding's count adds the stateful-phase responses it was seen on):"
+)
+
+
 def report(result: RunResult, stream: TextIO, secrets: tuple[str, ...]) -> None:
     """Write the summary, the findings and the closing line to `stream`."""
     parts = ["", summary(result)]
     found = findings(result)
     if found:
-        parts += ["", "Findings:", found]
+        parts += ["", FINDINGS_HEADING, found]
     if result.checks:
         parts += ["", "GES checks:", checks_summary(result)]
     found = check_findings(result)

@@ -20,7 +20,18 @@ class Finding:
     severity: str
     status_code: int | None
     curl: str
+    # Stateless-phase cases that failed this way, the count an operation's
+    # `failed_cases` also covers, and stateful-phase responses that did.
     occurrences: int = 1
+    stateful_occurrences: int = 0
+
+    @property
+    def count(self) -> str:
+        """How often the finding occurred, by phase, such as `12 cases`."""
+        text = f"{self.occurrences} cases"
+        if self.stateful_occurrences:
+            text += f", {self.stateful_occurrences} stateful-phase responses"
+        return text
 
     @property
     def reason(self) -> str:

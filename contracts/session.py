@@ -240,16 +240,22 @@ class GateSession:
         failure: Failure,
         status_code: int | None,
         curl: str,
+        *,
+        stateful: bool = False,
     ) -> None:
         """Add `failure` to the operation's findings, or count it if already there.
 
         `curl` reproduces it: one command, or a whole call sequence.
+        `stateful` counts it as a stateful-phase response, not a case.
         """
         result = self._results[label]
         seen = self._failures.setdefault(label, [])
         for seen_check, seen_failure, finding in seen:
             if seen_check == check and seen_failure == failure:
-                finding.occurrences += 1
+                if stateful:
+                    finding.stateful_occurrences += 1
+                else:
+                    finding.occurrences += 1
                 return
         finding = Finding(
             check=check,
@@ -258,6 +264,8 @@ class GateSession:
             severity=failure.severity.value,
             status_code=status_code,
             curl=curl,
+            occurrences=0 if stateful else 1,
+            stateful_occurrences=1 if stateful else 0,
         )
         seen.append((check, failure, finding))
         result.findings.append(finding)

@@ -288,6 +288,7 @@ class Driver:
                     failure,
                     response.status_code,
                     self.sequence(),
+                    stateful=True,
                 )
 
     def _curl(self, case: OpenApiCase, response: Response) -> str:

@@ -192,3 +192,25 @@ def test_junit_suite_counts_match_testcases() -> None:
     assert suite.get("failures") == having("failure") == "2"
     assert suite.get("errors") == having("error") == "2"
     assert suite.get("skipped") == having("skipped") == "1"
+
+
+def test_stateful_findings_counted_apart_from_cases(schema: Any) -> None:
+    with harness(schema) as h:
+
+        def bad_graph_count(exchange: Exchange) -> tuple[int, Any] | None:
+            body = exchange.body
+            if exchange.status == 200 and isinstance(body, dict) and "graphs" in body:
+                return 200, {**body, "graphCount": "many"}
+            return None
+
+        h.proxy.reply_rule = bad_graph_count
+        run_stateful(h.session, replace(OPTIONS, runs=0, mutations=False))
+        operation = next(
+            op for op in h.session._results.values() if op.operation_id == "listGraphs"
+        )
+
+    assert operation.findings
+    finding = operation.findings[0]
+    assert finding.stateful_occurrences > 0
+    assert finding.occurrences <= operation.failed_cases
+    assert "stateful-phase responses" in finding.count
