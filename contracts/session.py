@@ -9,6 +9,7 @@ with a curl line that reproduces it.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -323,10 +324,18 @@ def _name_may_be_negative(case: OpenApiCase, operation_id: str) -> bool:
 
 
 def redact_text(text: str, secrets: tuple[str, ...]) -> str:
-    """Replace every occurrence of a secret value in `text` with `***`."""
+    """Replace each secret value in `text` with `***`, except inside URL paths.
+
+    Curl lines carry the credentials only in headers, which `redact_headers`
+    has already replaced. Anywhere else a secret is replaced where it stands
+    alone: after a space, quote, `=` or `:`, say, but not right after a `/`
+    or a word character. So a token that is also a word of the API, such as
+    `graphs`, leaves `/v1.0/{project_id}/graphs` readable.
+    """
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            pattern = rf"(?<![\w/.\-]){re.escape(secret)}(?![\w\-])"
+            text = re.sub(pattern, "***", text)
     return text
 
 

@@ -29,6 +29,7 @@ from contracts.auth import Credentials, redact_headers
 from contracts.ges_checks import Problem, Reply
 from contracts.results import CheckResult, Finding
 from contracts.safety import RequestRejected
+from contracts.session import redact_text
 from contracts.wire import SeededIds, rewrite_to_wire
 
 if TYPE_CHECKING:
@@ -299,10 +300,7 @@ class Driver:
         secrets = self.session.target.credentials.secrets
         for project in self.extra_projects():
             secrets += project.credentials.secrets
-        for secret in secrets:
-            if secret:
-                command = command.replace(secret, "***")
-        return command
+        return redact_text(command, secrets)
 
     def extra_projects(self) -> tuple[Project, ...]:
         """The isolation project of `--isolation-project-id`, when one is set."""

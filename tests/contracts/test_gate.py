@@ -484,3 +484,31 @@ def test_gate_unwritable_junit_keeps_exit_status(tmp_path: Path, kind: str) -> N
     assert completed.returncode == 0, completed.stderr
     assert completed.stderr.count("\n") == 1
     assert "failed to write the JUnit report" in completed.stderr
+
+
+def test_gate_word_token_keeps_curl_urls_readable() -> None:
+    project = sandbox.ProjectCredentials(PROJECT.project_id, "graphs")
+    app = BrokenQuotasApp(sandbox.create_app(sandbox.SandboxSettings((project,))))
+
+    with serve(app) as base_url:
+        completed = gate(
+            "--target",
+            base_url,
+            "--project-id",
+            project.project_id,
+            "--token",
+            project.token,
+            "--operation-id",
+            "listQuotas",
+            "--max-examples",
+            "2",
+            "--rate-limit",
+            "0",
+            "--no-stateful",
+        )
+    curl_lines = [line for line in completed.stdout.splitlines() if "curl " in line]
+
+    assert completed.returncode == 1, completed.stderr
+    assert curl_lines
+    assert all("X-Auth-Token: ***" in line for line in curl_lines)
+    assert all("/graphs/quotas" in line for line in curl_lines)
