@@ -3,17 +3,20 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
 import sandbox
+from contracts.auth import TokenCredentials
 from contracts.cleanup import (
     BACKUP,
     GRAPH,
@@ -26,6 +29,7 @@ from contracts.cleanup import (
 from contracts.safety import NAME_PREFIX, Guard, Mode
 from contracts.throttle import RateLimiter
 from contracts.transport import RequestPolicy
+from tests.contracts.proxy import CorruptingProxy, Exchange
 from tests.contracts.servers import serve
 from tests.contracts.test_gate import (
     GATE_TIMEOUT_SECONDS,
@@ -37,6 +41,10 @@ from tests.contracts.test_gate import (
 
 PREFIX = "gesct_feedf00d_"
 GRAPHS = f"/v1.0/{PROJECT.project_id}/graphs"
+OTHER = sandbox.ProjectCredentials("0ther0000ther0000ther0000ther000", "other-token")
+BAD_GATEWAY = (502, {"error_code": "APIGW.0202", "error_msg": "bad gateway"})
+UNAVAILABLE = (503, {"error_code": "APIGW.0203", "error_msg": "unavailable"})
+GRAPH_PATH = re.compile(r"/v1\.0/[^/]+/graphs/([0-9a-f-]{36})")
 GRAPH_FIELDS = {
     "graphSizeTypeIndex": "1",
     "vpcId": "vpc-1",
@@ -102,27 +110,49 @@ def test_signals_interrupt_turns_sigterm_into_interrupt() -> None:
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+@dataclass
+class Guarded:
+    """A client through the guard, a plain one, and the proxy both go through."""
+
+    client: httpx.Client
+    plain: httpx.Client
+    registry: ResourceRegistry
+    proxy: CorruptingProxy
+    base_url: str
+
+    def cleaner(self, resource_timeout: float = 30.0) -> Cleaner:
+        return Cleaner(
+            self.client,
+            PROJECT.project_id,
+            self.registry,
+            resource_timeout=resource_timeout,
+        )
+
+
 @pytest.fixture
-def guarded() -> Iterator[tuple[httpx.Client, httpx.Client, ResourceRegistry]]:
-    """A client through the guard and a plain one, on a sandbox of their own."""
-    with sandbox.start(settings()) as running:
+def guarded() -> Iterator[Guarded]:
+    """A guarded client on a sandbox of its own, behind a corrupting proxy."""
+    configured = sandbox.SandboxSettings(projects=(PROJECT, OTHER))
+    proxy = CorruptingProxy(sandbox.create_app(configured))
+    with serve(proxy) as base_url:
         registry = ResourceRegistry(PREFIX)
         guard = Guard(
-            origin=running.base_url,
+            origin=base_url,
             mode=Mode.LIFECYCLE,
             registry=registry,
             enforce_ownership=True,
+            project_id=PROJECT.project_id,
+            credentials=TokenCredentials(PROJECT.token),
         )
         policy = RequestPolicy(guard, RateLimiter(None))
         headers = {"X-Auth-Token": PROJECT.token}
-        base_url = running.base_url
         with (
             httpx.Client(
                 base_url=base_url, headers=headers, transport=policy.httpx_transport()
             ) as client,
             httpx.Client(base_url=base_url, headers=headers) as plain,
         ):
-            yield client, plain, registry
+            yield Guarded(client, plain, registry, proxy, base_url)
 
 
 def create_graph(client: httpx.Client, name: str) -> str:
@@ -150,10 +180,26 @@ def live_names(client: httpx.Client) -> list[str]:
     )
 
 
-def test_cleaner_deletes_everything_the_run_created(
-    guarded: tuple[httpx.Client, httpx.Client, ResourceRegistry],
-) -> None:
-    client, plain, registry = guarded
+def lose_next_create(proxy: CorruptingProxy) -> list[str]:
+    """Let the next createGraph through, but answer it with a 502.
+
+    Returns the list the id of the graph it made is put in.
+    """
+    made: list[str] = []
+
+    def rule(exchange: Exchange) -> tuple[int, Any] | None:
+        request = exchange.request
+        if made or request.method != "POST" or not request.path.endswith("/graphs"):
+            return None
+        made.append(exchange.body["id"])
+        return BAD_GATEWAY
+
+    proxy.reply_rule = rule
+    return made
+
+
+def test_cleaner_deletes_everything_the_run_created(guarded: Guarded) -> None:
+    client, plain, registry = guarded.client, guarded.plain, guarded.registry
     graph_id = create_graph(client, f"{PREFIX}graph")
     wait_running(client, graph_id)
     backup = client.post(f"{GRAPHS}/{graph_id}/backups")
@@ -168,20 +214,202 @@ def test_cleaner_deletes_everything_the_run_created(
             "gesMetadata": {"labels": []},
         },
     )
-    # A prefixed graph whose create response the run never saw, and one that
-    # belongs to someone else.
-    lost_id = create_graph(plain, f"{PREFIX}lost")
+    # A create of the run whose answer was lost; a prefixed graph the run
+    # never asked for, and one that plainly belongs to someone else.
+    made = lose_next_create(guarded.proxy)
+    lost = client.post(
+        GRAPHS, json={"graph": {"name": f"{PREFIX}lost", **GRAPH_FIELDS}}
+    )
+    guarded.proxy.reply_rule = None
+    create_graph(plain, f"{PREFIX}foreign")
     create_graph(plain, "customer_graph")
 
-    leftovers = Cleaner(client, PROJECT.project_id, registry, sleep=time.sleep).run()
+    leftovers = guarded.cleaner().run()
 
     assert metadata.status_code == 200, metadata.text
+    assert lost.status_code == 502
     assert leftovers == []
-    assert live_names(plain) == ["customer_graph"]
-    assert registry.owns(GRAPH, lost_id)
+    assert live_names(plain) == ["customer_graph", f"{PREFIX}foreign"]
+    assert registry.owns(GRAPH, made[0])
     assert registry.alive(GRAPH) == []
     assert registry.alive(BACKUP) == []
     assert registry.alive(METADATA) == []
+    assert registry.alive_graphs() == 0
+
+
+def customer_resources(plain: httpx.Client) -> tuple[str, str, str]:
+    """Make a customer graph with one backup, and a metadata record."""
+    graph_id = create_graph(plain, "customer_graph")
+    wait_running(plain, graph_id)
+    assert plain.post(f"{GRAPHS}/{graph_id}/backups").status_code == 200
+    metadata = plain.post(
+        f"{GRAPHS}/metadatas",
+        json={
+            "name": "customer_schema",
+            "metadataPath": "bucket/schema.xml",
+            "description": "d",
+            "isOverwrite": False,
+            "gesMetadata": {"labels": []},
+        },
+    )
+    assert metadata.status_code == 200, metadata.text
+    deadline = time.monotonic() + 20
+    while True:
+        listed = plain.get(f"{GRAPHS}/{graph_id}/backups").json()["backupList"]
+        if listed:
+            return graph_id, listed[0]["id"], metadata.json()["id"]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def inject_customer_entries(
+    ids: tuple[str, str, str], prefix: str | None = None
+) -> Any:
+    """A reply rule adding the customer's ids, under prefixed names, to lists.
+
+    Without `prefix` the rule takes it from the first run graph listed.
+    """
+    graph_id, backup_id, metadata_id = ids
+    seen = {"prefix": prefix}
+
+    def rule(exchange: Exchange) -> tuple[int, Any] | None:
+        request, body = exchange.request, exchange.body
+        if request.method != "GET" or exchange.status != 200:
+            return None
+        if not isinstance(body, dict):
+            return None
+        for graph in body.get("graphs") or []:
+            found = re.match(r"gesct_[0-9a-f]+_", str(graph.get("name")))
+            if found and seen["prefix"] is None:
+                seen["prefix"] = found.group(0)
+        run = seen["prefix"]
+        if run is None:
+            return None
+        if request.path.endswith("/graphs") and "graphs" in body:
+            body["graphs"].append(
+                {"id": graph_id, "name": f"{run}adopted", "status": "200"}
+            )
+        elif request.path.endswith("/metadatas") and "schemaList" in body:
+            body["schemaList"].append({"id": metadata_id, "name": f"{run}adopted"})
+        elif request.path.endswith("/backups") and "backupList" in body:
+            body["backupList"].append(
+                {
+                    "id": backup_id,
+                    "graphId": graph_id,
+                    "graphName": f"{run}ghost",
+                    "name": "b",
+                    "status": "success",
+                }
+            )
+        else:
+            return None
+        return 200, body
+
+    return rule
+
+
+def test_cleaner_prefixed_list_entries_are_never_owned(guarded: Guarded) -> None:
+    ids = customer_resources(guarded.plain)
+    graph_id = create_graph(guarded.client, f"{PREFIX}graph")
+    guarded.proxy.reply_rule = inject_customer_entries(ids, PREFIX)
+
+    leftovers = guarded.cleaner().run()
+    guarded.proxy.reply_rule = None
+
+    assert leftovers == []
+    assert guarded.registry.is_gone(GRAPH, graph_id)
+    assert not any(guarded.registry.owns(kind, ids[0]) for kind in (GRAPH, BACKUP))
+    assert live_names(guarded.plain) == [
+        "backup of customer_graph",
+        "customer_graph",
+        "customer_schema",
+    ]
+
+
+def test_cleaner_rejected_request_is_listed_and_cleanup_goes_on(
+    guarded: Guarded,
+) -> None:
+    graph_id = create_graph(guarded.client, f"{PREFIX}graph")
+    # A backup recorded under a graph the run does not own: the guard will
+    # not send its delete.
+    guarded.registry.add(BACKUP, "b-foreign", "g-foreign")
+
+    leftovers = guarded.cleaner().run()
+
+    assert [(item.kind, item.resource_id) for item in leftovers] == [
+        (BACKUP, "b-foreign")
+    ]
+    assert "not sent" in leftovers[0].reason
+    assert guarded.registry.is_gone(GRAPH, graph_id)
+    assert live_names(guarded.plain) == []
+
+
+def test_registry_answers_for_other_project_change_nothing(guarded: Guarded) -> None:
+    graph_id = create_graph(guarded.client, f"{PREFIX}graph")
+    other = {"X-Auth-Token": OTHER.token}
+    # Whatever the sandbox says to the other project's token, it says "no
+    # such graph", the answer that marks a graph of the run gone.
+    no_graph = {"errorCode": "GES.7000", "errorMessage": "graph does not exist"}
+    guarded.proxy.reply_rule = lambda exchange: (
+        (400, no_graph) if exchange.request.token == OTHER.token else None
+    )
+
+    across = guarded.client.get(
+        f"/v1.0/{OTHER.project_id}/graphs/{graph_id}", headers=other
+    )
+    wrong_token = guarded.client.get(f"{GRAPHS}/{graph_id}", headers=other)
+    wrong_path = guarded.client.get(f"/v1.0/{OTHER.project_id}/graphs/{graph_id}")
+    guarded.proxy.reply_rule = None
+
+    assert [across.status_code, wrong_token.status_code] == [400, 400]
+    assert wrong_path.status_code >= 400, wrong_path.text
+    assert guarded.registry.alive(GRAPH) == [graph_id]
+    assert guarded.registry.alive_graphs() == 1
+    assert guarded.cleaner().run() == []
+    assert live_names(guarded.plain) == []
+
+
+def unreadable_after_delete(fake_delete: bool) -> Any:
+    """A reply rule answering 503 to graph and job reads.
+
+    With `fake_delete`, a graph DELETE is answered with a job id of no job,
+    and reads fail only after it; without, reads fail from the start.
+    """
+    deleted: list[str] = []
+
+    def rule(exchange: Exchange) -> tuple[int, Any] | None:
+        request = exchange.request
+        found = GRAPH_PATH.match(request.path)
+        if found is None:
+            return None
+        if request.method == "DELETE" and fake_delete:
+            deleted.append(found.group(1))
+            return 200, {"jobId": "0123456789abcdef0123456789abcdef"}
+        if request.method == "GET" and (deleted or not fake_delete):
+            if request.path.endswith("/backups"):
+                return None
+            return UNAVAILABLE
+        return None
+
+    return rule
+
+
+@pytest.mark.parametrize("fake_delete", [False, True])
+def test_cleaner_unreadable_graph_is_a_leftover(
+    guarded: Guarded, fake_delete: bool
+) -> None:
+    graph_id = create_graph(guarded.client, f"{PREFIX}graph")
+    wait_running(guarded.client, graph_id)
+    guarded.proxy.reply_rule = unreadable_after_delete(fake_delete)
+
+    leftovers = guarded.cleaner(resource_timeout=0.5).run()
+    guarded.proxy.reply_rule = None
+
+    assert [(item.kind, item.resource_id) for item in leftovers] == [(GRAPH, graph_id)]
+    assert "503" in leftovers[0].reason
+    assert not guarded.registry.is_gone(GRAPH, graph_id)
+    # The faked delete answer hid a real deletion, which the run could not see.
+    assert live_names(guarded.plain) == ([] if fake_delete else [f"{PREFIX}graph"])
 
 
 class UndeletableGraphsApp:
