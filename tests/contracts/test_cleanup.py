@@ -191,6 +191,8 @@ def lose_next_create(proxy: CorruptingProxy) -> list[str]:
         request = exchange.request
         if made or request.method != "POST" or not request.path.endswith("/graphs"):
             return None
+        if exchange.status != 200 or not isinstance(exchange.body, dict):
+            return None
         made.append(exchange.body["id"])
         return BAD_GATEWAY
 

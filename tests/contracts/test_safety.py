@@ -17,7 +17,13 @@ from contracts.safety import (
     RequestRejected,
     run_name_prefix,
 )
+from tests.contracts.proxy import CorruptingProxy, Request
 from tests.contracts.servers import RecordingApp, serve
+from tests.contracts.test_cleanup import (
+    GRAPH_PATH,
+    inject_customer_entries,
+    lose_next_create,
+)
 from tests.contracts.test_gate import PROJECT, gate, settings, target_args
 
 ORIGIN = "http://127.0.0.1:8080"
@@ -301,6 +307,76 @@ def test_gate_lifecycle_leaves_preexisting_resources_unchanged(
     assert any(method == "POST" for method, *_ in recorder.requests)
     assert any(method == "DELETE" for method, *_ in recorder.requests)
     assert "names a graph this run did not create" in completed.stdout
+
+
+LIFECYCLE_ARGS = (
+    "--mode",
+    "lifecycle",
+    "--allow-mutations",
+    "--max-graphs",
+    "1",
+    "--max-examples",
+    "2",
+    "--rate-limit",
+    "0",
+    "--no-stateful",
+)
+
+
+def test_gate_prefixed_list_entries_touch_no_customer_resource() -> None:
+    app = sandbox.create_app(settings())
+    seeded = sandbox.seed(
+        app, PROJECT.project_id, graphs=1, backups_per_graph=1, metadata=1
+    )
+    proxy = CorruptingProxy(app)
+    ids = (seeded.graph_ids[0], seeded.backup_ids[0], seeded.metadata_ids[0])
+    proxy.reply_rule = inject_customer_entries(ids)
+    recorder = RecordingApp(proxy)
+
+    with serve(recorder) as base_url:
+        completed = gate(*target_args(base_url), *LIFECYCLE_ARGS)
+        proxy.reply_rule = None
+        after = snapshot(base_url)
+
+    changes = [
+        (method, path)
+        for method, path, _, _ in recorder.requests
+        if method not in ("GET", "HEAD", "OPTIONS") and set(ids) & set(path.split("/"))
+    ]
+    assert completed.returncode in (0, 1), completed.stdout[-3000:] + completed.stderr
+    assert changes == []
+    assert [graph[0] for graph in after["graphs"] if graph[2] != "400"] == [ids[0]]
+    assert after["backups"][ids[0]][0][0] == ids[1]
+    assert [record[0] for record in after["metadata"]] == [ids[2]]
+
+
+def test_gate_lost_create_answer_keeps_graph_slot() -> None:
+    proxy = CorruptingProxy(sandbox.create_app(settings()))
+    made = lose_next_create(proxy)
+    # createGraph requests that reached the sandbox while the graph of the
+    # lost answer still existed: each one is a second graph under a cap of 1.
+    over_cap: list[str] = []
+
+    def watch(request: Request) -> Request | None:
+        found = GRAPH_PATH.fullmatch(request.path)
+        if request.method == "DELETE" and found and found.group(1) in made:
+            made.append("deleted")
+        creating = request.method == "POST" and request.path.endswith("/graphs")
+        if creating and made and "deleted" not in made:
+            over_cap.append(request.path)
+        return None
+
+    proxy.request_rule = watch
+
+    with serve(proxy) as base_url:
+        completed = gate(*target_args(base_url), *LIFECYCLE_ARGS)
+        after = snapshot(base_url)
+
+    output = completed.stdout[-3000:] + completed.stderr
+    assert completed.returncode in (0, 1), output
+    assert made[:1] and "deleted" in made, output
+    assert over_cap == []
+    assert [graph for graph in after["graphs"] if graph[2] != "400"] == []
 
 
 def test_gate_read_only_sends_only_reads(tmp_path: Path) -> None:
