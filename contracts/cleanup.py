@@ -49,7 +49,7 @@ DELETED_STATUS = "400"
 # is already being deleted (GES.7000, GES.7054), the backup or metadata record
 # does not exist (GES.7024).
 GONE_CODES = frozenset({"GES.7000", "GES.7054", "GES.7024"})
-# The gateway's code for a URL it knows no resource for.
+# The gateway's code for a URL that matches no resource.
 GATEWAY_NOT_FOUND = "APIGW.0101"
 TERMINAL_JOB_STATUSES = frozenset({"success", "failed"})
 # Seconds the cleanup may spend on one resource: waiting for a transitional
@@ -86,8 +86,8 @@ class ResourceRegistry:
     """Ids of every graph, backup and metadata record created in this run.
 
     A resource is owned only through the run's own create requests: the id in
-    a create answer, a backup listed under an owned graph, or, for a create
-    whose answer was lost (5xx or no answer), the one listed resource bearing
+    a create response, a backup listed under an owned graph, or, for a create
+    whose response was lost (5xx or none), the one listed resource bearing
     the exact name that create sent. A lost createGraph keeps its
     --max-graphs slot until such a graph is adopted or a list shows none.
     """
@@ -96,7 +96,7 @@ class ResourceRegistry:
         self.name_prefix = name_prefix
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._pending_graphs = 0
-        # Names sent in creates whose answer never arrived, by kind.
+        # Names sent in creates whose response never arrived, by kind.
         self._lost: dict[str, list[str]] = {GRAPH: [], METADATA: []}
         self._lock = threading.Lock()
 
@@ -179,7 +179,7 @@ class ResourceRegistry:
                 self._entries[(GRAPH, graph_id)] = _Entry(GRAPH, graph_id)
 
     def lose_create(self, kind: str, name: str) -> None:
-        """Record a create sent with `name` whose answer never arrived.
+        """Record a create sent with `name` whose response never arrived.
 
         A createGraph keeps its reserved slot: the graph may exist.
         """
@@ -290,10 +290,10 @@ def _response_code(response: httpx.Response) -> str:
 
 
 def _is_gone(response: httpx.Response) -> bool:
-    """True for an answer saying the resource does not exist (any more).
+    """Return True for a response showing the resource does not exist (any more).
 
     The GES "gone" codes, or the gateway's 404 for an unknown resource URL.
-    A 5xx, a timeout or any other refusal says nothing about the resource.
+    A 5xx, a timeout or any other rejection shows nothing about the resource.
     """
     code = _response_code(response)
     if code in GONE_CODES:
@@ -348,7 +348,7 @@ class Cleaner:
             return f"{method} failed: {type(exc).__name__}"
 
     def _sweep(self) -> None:
-        """Adopt what creates with a lost answer made, found by the exact name."""
+        """Adopt what creates with a lost response made, found by the exact name."""
         collections = ((GRAPH, "", "graphs"), (METADATA, "/metadatas", "schemaList"))
         for kind, collection, key in collections:
             lost = self.registry.lost_names(kind)
@@ -357,7 +357,9 @@ class Cleaner:
             listed = self._list_all(collection, key)
             if listed is None:
                 for name in lost:
-                    self._leave(kind, name, "its create got no answer; the list failed")
+                    self._leave(
+                        kind, name, "its create got no response; the list failed"
+                    )
                 continue
             for item in listed:
                 listed_name, resource_id = item.get("name"), item.get("id")
@@ -371,7 +373,7 @@ class Cleaner:
                 self.registry.forget_lost(kind, name)
 
     def _list_all(self, collection: str, key: str) -> list[dict[str, Any]] | None:
-        """Every item of a collection, or None when a page could not be read."""
+        """Return every item of a collection, or None when a page could not be read."""
         items: list[dict[str, Any]] = []
         offset = 0
         while True:
@@ -391,7 +393,7 @@ class Cleaner:
             offset += len(page)
 
     def _list_backups(self, graph_id: str) -> None:
-        # The transport shows the answer to the registry, which owns the
+        # The transport shows the response to the registry, which owns the
         # backups listed under this graph.
         self._send(
             "GET",
@@ -521,7 +523,7 @@ class Cleaner:
             self.sleep(POLL_INTERVAL_SECONDS)
 
     def _wait_gone(self, graph_id: str, deadline: float) -> None:
-        """Poll the graph until an answer shows it gone, else leave it."""
+        """Poll the graph until a response shows it gone, else leave it."""
         while True:
             response = self._send("GET", f"{self.prefix}/{graph_id}")
             if isinstance(response, str):

@@ -57,7 +57,7 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_POSTS = frozenset({"checkSchema"})
 NAMED_CREATES = frozenset({"createGraph", "createMetadata"})
 CREATED_KIND = {"createGraph": GRAPH, "createMetadata": METADATA}
-# A create answered with a 5xx may still have made its resource.
+# A create that returned a 5xx may still have made its resource.
 FIRST_SERVER_ERROR = 500
 # Graph and metadata names are at most 64 characters (the spec's patterns).
 MAX_NAME_LENGTH = 64
@@ -98,7 +98,7 @@ class Ticket:
     parameters: dict[str, str] = field(default_factory=dict)
     reserved_graph: bool = False
     # Sent to the run's own project with the run's own credentials; only
-    # such answers may change the registry.
+    # their responses may change the registry.
     own: bool = True
     # The name a createGraph or createMetadata body gives its resource.
     created_name: str | None = None
@@ -113,7 +113,7 @@ class Guard:
     registry: ResourceRegistry
     enforce_ownership: bool
     max_graphs: int | None = None
-    # The run's project and credentials; when set, answers to requests sent
+    # The run's project and credentials; when set, responses to requests sent
     # for another project, or with other credentials, never touch the registry.
     project_id: str | None = None
     credentials: Credentials | None = None
@@ -176,7 +176,7 @@ class Guard:
             )
 
     def lost(self, ticket: Ticket) -> None:
-        """Record a request whose answer never came, or came as a 5xx.
+        """Record a request whose response never came, or came as a 5xx.
 
         A create sent for the run may have made its resource: its name is
         kept for the cleanup to look for, and a createGraph keeps its slot.

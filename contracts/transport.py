@@ -9,7 +9,7 @@ Both transports do the same, in order: ask the `Guard` (which raises
 and on a 429 wait for its Retry-After and send again, at most
 `max_retries` times, before returning the last 429 to the caller. Each
 response is then shown to the guard, which keeps the `ResourceRegistry` up to
-date; a request that gets no answer at all is shown to it as lost. A
+date; a request that gets no response at all is shown to it as lost. A
 stateful phase that builds its own clients should build them from the
 run's `RequestPolicy` in the same way.
 """
@@ -103,7 +103,7 @@ class _HttpxTransport(httpx.BaseTransport):
                 response = self.inner.handle_request(request)
                 content = response.read()
             except BaseException:
-                # No answer: a create may still have made its resource.
+                # No response: a create may still have made its resource.
                 self.policy.guard.lost(ticket)
                 raise
             delay = self.policy.retry_delay(

@@ -181,7 +181,7 @@ def live_names(client: httpx.Client) -> list[str]:
 
 
 def lose_next_create(proxy: CorruptingProxy) -> list[str]:
-    """Let the next createGraph through, but answer it with a 502.
+    """Let the next createGraph through, but return a 502 for it.
 
     Returns the list the id of the graph it made is put in.
     """
@@ -216,7 +216,7 @@ def test_cleaner_deletes_everything_the_run_created(guarded: Guarded) -> None:
             "gesMetadata": {"labels": []},
         },
     )
-    # A create of the run whose answer was lost; a prefixed graph the run
+    # A create of the run whose response was lost; a prefixed graph the run
     # never asked for, and one that plainly belongs to someone else.
     made = lose_next_create(guarded.proxy)
     lost = client.post(
@@ -349,8 +349,8 @@ def test_cleaner_rejected_request_is_listed_and_cleanup_goes_on(
 def test_registry_answers_for_other_project_change_nothing(guarded: Guarded) -> None:
     graph_id = create_graph(guarded.client, f"{PREFIX}graph")
     other = {"X-Auth-Token": OTHER.token}
-    # Whatever the sandbox says to the other project's token, it says "no
-    # such graph", the answer that marks a graph of the run gone.
+    # Every response to the other project's token becomes "no such
+    # graph", the response that marks a graph of the run gone.
     no_graph = {"errorCode": "GES.7000", "errorMessage": "graph does not exist"}
     guarded.proxy.reply_rule = lambda exchange: (
         (400, no_graph) if exchange.request.token == OTHER.token else None
@@ -372,9 +372,9 @@ def test_registry_answers_for_other_project_change_nothing(guarded: Guarded) -> 
 
 
 def unreadable_after_delete(fake_delete: bool) -> Any:
-    """A reply rule answering 503 to graph and job reads.
+    """A reply rule returning 503 for graph and job reads.
 
-    With `fake_delete`, a graph DELETE is answered with a job id of no job,
+    With `fake_delete`, a graph DELETE returns the id of no job,
     and reads fail only after it; without, reads fail from the start.
     """
     deleted: list[str] = []

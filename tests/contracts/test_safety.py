@@ -354,7 +354,7 @@ def test_gate_lost_create_answer_keeps_graph_slot() -> None:
     proxy = CorruptingProxy(sandbox.create_app(settings()))
     made = lose_next_create(proxy)
     # createGraph requests that reached the sandbox while the graph of the
-    # lost answer still existed: each one is a second graph under a cap of 1.
+    # lost response still existed: each one is a second graph under a cap of 1.
     over_cap: list[str] = []
 
     def watch(request: Request) -> Request | None:
@@ -374,7 +374,8 @@ def test_gate_lost_create_answer_keeps_graph_slot() -> None:
 
     output = completed.stdout[-3000:] + completed.stderr
     assert completed.returncode in (0, 1), output
-    assert made[:1] and "deleted" in made, output
+    assert made[:1], output
+    assert "deleted" in made, output
     assert over_cap == []
     assert [graph for graph in after["graphs"] if graph[2] != "400"] == []
 
