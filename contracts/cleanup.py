@@ -608,6 +608,7 @@ def signals_interrupt() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+        INTERRUPTED.clear()
 
 
 @contextlib.contextmanager
