@@ -294,8 +294,8 @@ def _prefix_created_name(case: OpenApiCase, prefix: str) -> None:
     """Give the resource a positive create case makes the run's name prefix.
 
     A negative body keeps its generated name when the name may be what is
-    invalid on purpose; against a real account the guard then does not send
-    it. A coverage-phase case says which keyword it breaks, so one that
+    invalid on purpose. Against a real account the guard then does not send
+    it. A coverage-phase case names the keyword it breaks, so one that
     breaks another field gets the prefix and is sent.
     """
     operation_id = case.operation.definition.raw.get("operationId")
@@ -327,9 +327,9 @@ def redact_text(text: str, secrets: tuple[str, ...]) -> str:
     """Replace each secret value in `text` with `***`, except inside URL paths.
 
     Curl lines carry the credentials only in headers, which `redact_headers`
-    has already replaced. Anywhere else a secret is replaced where it stands
-    alone: after a space, quote, `=` or `:`, say, but not right after a `/`
-    or a word character. So a token that is also a word of the API, such as
+    has already replaced. Anywhere else a secret is replaced when it is a
+    whole token, after a space, quote, `=` or `:`, but not right after a `/`
+    or next to a word character. So a token that is also a word of the API, such as
     `graphs`, leaves `/v1.0/{project_id}/graphs` readable.
     """
     for secret in secrets:

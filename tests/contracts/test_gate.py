@@ -344,6 +344,7 @@ def test_signals_interrupt_handler_sets_flag_only(signum: signal.Signals) -> Non
             raise_if_interrupted()
 
     assert flagged
+    assert not INTERRUPTED.is_set()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
