@@ -20,9 +20,11 @@ from contracts.auth import TokenCredentials
 from contracts.cleanup import (
     BACKUP,
     GRAPH,
+    INTERRUPTED,
     METADATA,
     Cleaner,
     ResourceRegistry,
+    raise_if_interrupted,
     signals_deferred,
     signals_interrupt,
 )
@@ -105,8 +107,10 @@ def test_signals_deferred_records_instead_of_raising() -> None:
 def test_signals_interrupt_turns_sigterm_into_interrupt() -> None:
     with pytest.raises(KeyboardInterrupt), signals_interrupt():
         os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(1)
+        time.sleep(0.05)
+        raise_if_interrupted()
 
+    assert not INTERRUPTED.is_set()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
