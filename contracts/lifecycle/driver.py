@@ -26,6 +26,7 @@ from schemathesis.core.failures import Failure, FailureGroup
 
 from contracts import ges_checks
 from contracts.auth import Credentials, redact_headers
+from contracts.cleanup import INTERRUPTED
 from contracts.ges_checks import Problem, Reply
 from contracts.results import CheckResult, Finding
 from contracts.safety import RequestRejected
@@ -155,6 +156,11 @@ class CallLog:
         return "\n".join(out)
 
 
+def _pause(seconds: float) -> None:
+    """Sleep between polls, waking early when SIGINT or SIGTERM arrives."""
+    INTERRUPTED.wait(seconds)
+
+
 class Driver:
     """Sends the stateful phase's requests and records what the checks find."""
 
@@ -166,7 +172,7 @@ class Driver:
         job_timeout: float,
         poll_interval: float,
         seed: int | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = _pause,
     ) -> None:
         self.session = session
         self.book = book
