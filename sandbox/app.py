@@ -104,20 +104,18 @@ class Call:
 
 
 def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
-    # The first pattern that matches is the path's template, literal segments
-    # first; other methods on that template make the Allow header.
-    template: re.Pattern[str] | None = None
-    allowed = []
+    # Routes match per method, literal segments first, as the gateway routes
+    # each published API: DELETE /graphs/quotas reaches deleteGraph with the
+    # graph id `quotas`, since no DELETE exists on the literal path.
+    allowed: list[str] = []
     for route_method, pattern, name in _ROUTES:
-        if template is not None and pattern.pattern != template.pattern:
-            continue
         match = pattern.fullmatch(path)
         if match is None:
             continue
-        template = pattern
         if route_method == method:
             return name, match.groupdict()
-        allowed.append(route_method)
+        if route_method not in allowed:
+            allowed.append(route_method)
     if allowed:
         # NOTE: GES documents no answer for a known path with another method;
         # the sandbox sends 405 with an Allow header, as RFC 9110 asks.

@@ -123,15 +123,22 @@ def test_unsupported_method_gets_405_gateway_envelope(client, method):
     response = client.request(method, "/metadatas")
 
     assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, POST"
+    assert response.headers["Allow"] == "GET, POST, DELETE"
     assert response.json()["error_code"] == "APIGW.0101"
 
 
-def test_literal_path_wins_over_graph_id_for_every_method(client):
+def test_delete_on_literal_path_reaches_delete_graph(client):
     response = client.delete("/quotas")
 
-    assert response.status_code == 405
-    assert response.headers["Allow"] == "GET"
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "GES.7000"
+
+
+def test_literal_path_wins_for_its_own_method(client):
+    response = client.get("/quotas")
+
+    assert response.status_code == 200
+    assert "quotas" in response.json()
 
 
 @pytest.mark.parametrize("segment", ["a%0Ab", "%0D%0A", "tab%09id"])
