@@ -15,8 +15,10 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -163,3 +165,44 @@ class PrometheusServer:
             {k: t.get(k) for k in ("scrapeUrl", "health", "lastError")}
             for t in body["data"]["activeTargets"]
         ]
+
+
+PROBE_STARTUP_SECONDS = 30.0
+
+
+@contextmanager
+def embedded_probe(log_path: Path) -> Iterator[str]:
+    """Run `ges-probe` with no target (the embedded sandbox and its workload),
+    polling every second; yield its `host:port` once /healthz answers 200.
+
+    Raises AssertionError when the probe exits with a non-zero status.
+    """
+    port = free_port()
+    command = [
+        sys.executable, "-m", "probes",
+        f"--web.listen-address=127.0.0.1:{port}", "--interval=1",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log)
+    address = f"127.0.0.1:{port}"
+    try:
+        _wait_healthy(f"http://{address}/healthz", process, log_path)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert process.returncode == 0, log_path.read_text()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + PROBE_STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"ges-probe exited: {log.read_text()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"ges-probe not healthy in time: {log.read_text()}")

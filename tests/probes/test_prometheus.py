@@ -1,19 +1,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from probes import metrics
 from probes.metrics import MetricType
-from tests.prometheus_server import PrometheusServer, free_port, promtool_binary
-
-STARTUP_SECONDS = 30.0
+from tests import prometheus_server
+from tests.prometheus_server import PrometheusServer, promtool_binary
 
 
 def family_query(spec: metrics.MetricSpec) -> str:
@@ -26,36 +23,10 @@ def family_query(spec: metrics.MetricSpec) -> str:
 @pytest.fixture(scope="module")
 def embedded_probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Run `ges-probe` with no target: the embedded sandbox and its workload."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("probe") / "probe.log"
-    command = [
-        sys.executable, "-m", "probes",
-        f"--web.listen-address=127.0.0.1:{port}", "--interval=1",
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=log)
-    address = f"127.0.0.1:{port}"
-    try:
-        _wait_healthy(f"http://{address}/healthz", process, log_path)
+    with prometheus_server.embedded_probe(
+        tmp_path_factory.mktemp("probe") / "probe.log"
+    ) as address:
         yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-    assert process.returncode == 0, log_path.read_text()
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"ges-probe exited: {log.read_text()}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"ges-probe not healthy in time: {log.read_text()}")
 
 
 @pytest.fixture(scope="module")
