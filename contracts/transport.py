@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import requests
 from requests.adapters import HTTPAdapter
 
-from contracts.safety import Guard
+from contracts.safety import Guard, Ticket
 from contracts.throttle import (
     DEFAULT_MAX_RETRIES,
     RateLimiter,
@@ -34,6 +34,8 @@ from contracts.throttle import (
 )
 
 TOO_MANY_REQUESTS = 429
+
+ResponseT = TypeVar("ResponseT")
 
 
 class RequestPolicy:
@@ -67,6 +69,33 @@ class RequestPolicy:
         self.limiter.defer(delay)
         return delay
 
+    def exchange(
+        self,
+        ticket: Ticket,
+        send_once: Callable[[], ResponseT],
+        read: Callable[[ResponseT], tuple[int, str | None, bytes]],
+        close: Callable[[ResponseT], None],
+    ) -> ResponseT:
+        """Send an admitted request, retrying 429s, and show the outcome to the guard.
+
+        `read` returns a response's status code, Retry-After header and body.
+        """
+        attempt = 0
+        while True:
+            self.limiter.acquire()
+            try:
+                response = send_once()
+                status_code, retry_after, content = read(response)
+            except BaseException:
+                # No response: a create may still have made its resource.
+                self.guard.lost(ticket)
+                raise
+            if self.retry_delay(attempt, status_code, retry_after) is None:
+                self.guard.complete(ticket, status_code, _decode(content))
+                return response
+            close(response)
+            attempt += 1
+
     def httpx_transport(
         self, inner: httpx.BaseTransport | None = None
     ) -> httpx.BaseTransport:
@@ -96,25 +125,12 @@ class _HttpxTransport(httpx.BaseTransport):
         ticket = self.policy.guard.admit(
             request.method, str(request.url), request.content, request.headers
         )
-        attempt = 0
-        while True:
-            self.policy.limiter.acquire()
-            try:
-                response = self.inner.handle_request(request)
-                content = response.read()
-            except BaseException:
-                # No response: a create may still have made its resource.
-                self.policy.guard.lost(ticket)
-                raise
-            delay = self.policy.retry_delay(
-                attempt, response.status_code, response.headers.get("Retry-After")
-            )
-            if delay is None:
-                break
-            response.close()
-            attempt += 1
-        self.policy.guard.complete(ticket, response.status_code, _decode(content))
-        return response
+        return self.policy.exchange(
+            ticket,
+            lambda: self.inner.handle_request(request),
+            _read_httpx,
+            lambda response: response.close(),
+        )
 
     def close(self) -> None:
         self.inner.close()
@@ -135,21 +151,19 @@ class _RequestsAdapter(HTTPAdapter):
             body if isinstance(body, bytes) else None,
             request.headers,
         )
-        attempt = 0
-        while True:
-            self.policy.limiter.acquire()
-            try:
-                response = super().send(request, *args, **kwargs)
-                content = response.content
-            except BaseException:
-                self.policy.guard.lost(ticket)
-                raise
-            delay = self.policy.retry_delay(
-                attempt, response.status_code, response.headers.get("Retry-After")
-            )
-            if delay is None:
-                break
-            response.close()
-            attempt += 1
-        self.policy.guard.complete(ticket, response.status_code, _decode(content))
-        return response
+        return self.policy.exchange(
+            ticket,
+            lambda: super(_RequestsAdapter, self).send(request, *args, **kwargs),
+            _read_requests,
+            lambda response: response.close(),
+        )
+
+
+def _read_httpx(response: httpx.Response) -> tuple[int, str | None, bytes]:
+    content = response.read()
+    return response.status_code, response.headers.get("Retry-After"), content
+
+
+def _read_requests(response: requests.Response) -> tuple[int, str | None, bytes]:
+    content = response.content
+    return response.status_code, response.headers.get("Retry-After"), content
