@@ -117,7 +117,7 @@ def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
         if route_method not in allowed:
             allowed.append(route_method)
     if allowed:
-        # NOTE: GES documents no answer for a known path with another method;
+        # NOTE: GES documents no response for a known path with another method;
         # the sandbox sends 405 with an Allow header, as RFC 9110 asks.
         raise GatewayError(
             "APIGW.0101",
@@ -332,7 +332,7 @@ def create_app(settings: SandboxSettings | None = None) -> Starlette:
         await response(scope, receive, send)
 
     # Every request reaches `serve`, whatever its method or path: Starlette's
-    # own routing would answer some (a path with a newline, say) in plain text.
+    # own routing would reject some (a path with a newline, say) in plain text.
     app = Starlette()
     app.router.default = serve
     app.state.sandbox = sandbox

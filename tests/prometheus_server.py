@@ -173,7 +173,7 @@ PROBE_STARTUP_SECONDS = 30.0
 @contextmanager
 def embedded_probe(log_path: Path) -> Iterator[str]:
     """Run `ges-probe` with no target (the embedded sandbox and its workload),
-    polling every second; yield its `host:port` once /healthz answers 200.
+    polling every second; yield its `host:port` once /healthz returns 200.
 
     Raises AssertionError when the probe exits with a non-zero status.
     """

@@ -73,8 +73,10 @@ def test_cli_pairs_several_projects_in_order():
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
 
-    assert "p1" in lines[0] and "t1" in lines[0]
-    assert "p2" in lines[1] and "t2" in lines[1]
+    assert "p1" in lines[0]
+    assert "t1" in lines[0]
+    assert "p2" in lines[1]
+    assert "t2" in lines[1]
     assert own.status_code == 200
     assert crossed.status_code == 400
 

@@ -1,4 +1,4 @@
-"""Whatever a client sends, the sandbox answers below 500 in a known envelope."""
+"""Whatever a client sends, the sandbox responds below 500 in a known envelope."""
 
 from __future__ import annotations
 
